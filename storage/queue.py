@@ -1,0 +1,173 @@
+"""Durable job queue on the application database.
+
+Guarantees live in the schema and in one claim statement:
+- ``dedup_key`` is unique, so enqueueing the same work twice is a no-op;
+- jobs sharing a ``lock_key`` run one at a time and in id order, even while an earlier one
+  waits for its retry (a later job never overtakes it);
+- a claimed job is leased, not removed: if its worker dies, the lease runs out (or ``recover``
+  runs at start-up) and the job is claimed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Job, JobStatus, now
+
+_CANDIDATE = """
+    SELECT j.id FROM job j
+    WHERE ((j.status = 'todo' AND j.run_at <= :now)
+           OR (j.status = 'doing' AND j.lease_until < :now))
+      AND (j.lock_key IS NULL OR (
+            NOT EXISTS (SELECT 1 FROM job d
+                        WHERE d.lock_key = j.lock_key AND d.status = 'doing'
+                          AND d.id <> j.id AND d.lease_until >= :now)
+        AND NOT EXISTS (SELECT 1 FROM job e
+                        WHERE e.lock_key = j.lock_key AND e.id < j.id
+                          AND e.status IN ('todo', 'doing'))))
+    ORDER BY j.id
+    LIMIT 1
+"""
+
+_CLAIM = """
+UPDATE job SET status = 'doing', worker_id = :worker, lease_until = :lease,
+               attempts = attempts + 1, updated_at = :now
+WHERE id = ({candidate})
+RETURNING id
+"""
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    connection_id: str | None = None,
+    lock_key: str | None = None,
+    dedup_key: str | None = None,
+    run_at: float | None = None,
+) -> int | None:
+    """Add a job in the caller's transaction; None when ``dedup_key`` was already queued."""
+    moment = now()
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "connection_id": connection_id,
+        "status": JobStatus.TODO.value,
+        "attempts": 0,
+        "run_at": run_at if run_at is not None else moment,
+        "lock_key": lock_key,
+        "dedup_key": dedup_key,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Job).values(**values)
+    if dedup_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
+    result = await session.execute(statement.returning(Job.id))
+    return result.scalar_one_or_none()
+
+
+async def claim(session: AsyncSession, worker_id: str, lease: float) -> Job | None:
+    """Take the next runnable job, or None. Runs in the caller's (short) transaction."""
+    moment = now()
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    candidate = _CANDIDATE
+    if dialect == "postgresql":
+        # Competing claimers skip each other's rows instead of queueing behind the lock.
+        candidate += " FOR UPDATE SKIP LOCKED"
+    statement = text(_CLAIM.format(candidate=candidate))
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                statement, {"now": moment, "worker": worker_id, "lease": moment + lease}
+            )
+            job_id = result.scalar_one_or_none()
+    except IntegrityError:
+        # Another worker took a job with the same lock_key in the same instant; the partial
+        # unique index refused the second one. Nothing to run for us right now.
+        return None
+    if job_id is None:
+        return None
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def complete(session: AsyncSession, job_id: int) -> None:
+    await _set(session, job_id, status=JobStatus.SUCCEEDED, lease_until=None, last_error=None)
+
+
+async def retry_at(session: AsyncSession, job_id: int, run_at: float, error: str) -> None:
+    await _set(
+        session, job_id, status=JobStatus.TODO, run_at=run_at, lease_until=None, last_error=error
+    )
+
+
+async def fail(session: AsyncSession, job_id: int, error: str) -> None:
+    await _set(session, job_id, status=JobStatus.FAILED, lease_until=None, last_error=error)
+
+
+async def release(session: AsyncSession, job_ids: Sequence[int]) -> None:
+    """Give running jobs back without counting the attempt (graceful shutdown)."""
+    if not job_ids:
+        return
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.DOING)  # type: ignore[attr-defined]
+        .values(
+            status=JobStatus.TODO,
+            lease_until=None,
+            worker_id=None,
+            attempts=Job.attempts - 1,
+            updated_at=now(),
+        )
+    )
+
+
+async def recover(session: AsyncSession) -> int:
+    """At start-up of the only worker process: every 'doing' job belongs to a dead worker."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.status == JobStatus.DOING)  # type: ignore[arg-type]
+        .values(status=JobStatus.TODO, lease_until=None, worker_id=None, updated_at=now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def requeue_failed(
+    session: AsyncSession, *, connection_id: str | None = None, job_id: int | None = None
+) -> int:
+    """Replay dead jobs (``amo-bridge retry``): back to todo with a fresh attempt budget."""
+    statement = update(Job).where(Job.status == JobStatus.FAILED)  # type: ignore[arg-type]
+    statement = statement.where(Job.kind != "rejected_update")  # type: ignore[arg-type]
+    if connection_id is not None:
+        statement = statement.where(Job.connection_id == connection_id)  # type: ignore[arg-type]
+    if job_id is not None:
+        statement = statement.where(Job.id == job_id)  # type: ignore[arg-type]
+    moment = now()
+    result = await session.execute(
+        statement.values(
+            status=JobStatus.TODO, attempts=0, run_at=moment, created_at=moment, updated_at=moment
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def next_run_at(session: AsyncSession) -> float | None:
+    result = await session.execute(
+        select(func.min(Job.run_at)).where(Job.status == JobStatus.TODO)  # type: ignore[arg-type]
+    )
+    value = result.scalar_one_or_none()
+    return float(value) if value is not None else None
+
+
+async def _set(session: AsyncSession, job_id: int, **values: Any) -> None:
+    values["updated_at"] = now()
+    await session.execute(update(Job).where(Job.id == job_id).values(**values))  # type: ignore[arg-type]

@@ -1,0 +1,291 @@
+"""The conversation store: one ``transaction()`` gives a unit of work over every table.
+
+Repository methods never commit; the caller's ``async with store.transaction()`` does, so a
+contact, its conversation, a message link and its job are written together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage import queue
+from storage.models import (
+    Connection,
+    ConnectionState,
+    Contact,
+    Conversation,
+    Direction,
+    Job,
+    JobStatus,
+    MessageLink,
+    now,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    connection_id: str
+    messages_in: int = 0
+    messages_out: int = 0
+    queued: int = 0
+    failed: int = 0
+    last_error: str | None = None
+
+
+class UnitOfWork:
+    """Everything one transaction may do; nothing here commits."""
+
+    def __init__(self, session: AsyncSession, on_enqueue: Callable[[], None]) -> None:
+        self.session = session
+        self._on_enqueue = on_enqueue
+        self._dialect = session.bind.dialect.name if session.bind else "sqlite"
+
+    # -- generic helpers -------------------------------------------------------------------
+    async def _insert_ignore(self, model: type[Any], values: dict[str, Any]) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING; True when a row was written."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        result = await self.session.execute(
+            insert(model).values(**values).on_conflict_do_nothing().returning(text("1"))
+        )
+        return result.first() is not None
+
+    # -- connections ---------------------------------------------------------------------------
+    async def connection(self, connection_id: str) -> Connection | None:
+        return await self.session.get(Connection, connection_id)
+
+    async def connection_by_scope(self, scope_id: str) -> Connection | None:
+        statement = select(Connection).where(Connection.scope_id == scope_id)
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def connection_by_account(self, channel: str, account_id: str) -> Connection | None:
+        statement = select(Connection).where(
+            Connection.channel == channel, Connection.amojo_account_id == account_id
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def connection_by_external(self, channel: str, external_id: str) -> Connection | None:
+        statement = select(Connection).where(
+            Connection.channel == channel, Connection.external_account_id == external_id
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def connections(self, *, active_only: bool = False) -> list[Connection]:
+        statement = select(Connection).order_by(Connection.created_at)  # type: ignore[arg-type]
+        if active_only:
+            statement = statement.where(Connection.state == ConnectionState.ACTIVE)
+        return list((await self.session.execute(statement)).scalars())
+
+    async def save(self, row: Any) -> Any:
+        if hasattr(row, "updated_at"):
+            row.updated_at = now()
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def set_connection_error(self, connection_id: str, error: str | None) -> None:
+        await self.session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)  # type: ignore[arg-type]
+            .values(last_error=error, updated_at=now())
+        )
+
+    # -- contacts and conversations ------------------------------------------------------------
+    async def upsert_contact(
+        self, connection_id: str, external_user_id: str, display_name: str, username: str | None
+    ) -> Contact:
+        statement = select(Contact).where(
+            Contact.connection_id == connection_id, Contact.external_user_id == external_user_id
+        )
+        contact = (await self.session.execute(statement)).scalars().first()
+        if contact is None:
+            await self._insert_ignore(
+                Contact,
+                {
+                    "connection_id": connection_id,
+                    "external_user_id": external_user_id,
+                    "display_name": display_name,
+                    "username": username,
+                    "created_at": now(),
+                },
+            )
+            contact = (await self.session.execute(statement)).scalars().one()
+        elif (contact.display_name, contact.username) != (display_name, username):
+            contact.display_name, contact.username = display_name, username
+            self.session.add(contact)
+        return contact
+
+    async def upsert_conversation(
+        self, connection_id: str, external_chat_id: str, contact_id: int, amojo_conversation_id: str
+    ) -> Conversation:
+        statement = select(Conversation).where(
+            Conversation.connection_id == connection_id,
+            Conversation.external_chat_id == external_chat_id,
+        )
+        conversation = (await self.session.execute(statement)).scalars().first()
+        if conversation is None:
+            await self._insert_ignore(
+                Conversation,
+                {
+                    "connection_id": connection_id,
+                    "external_chat_id": external_chat_id,
+                    "contact_id": contact_id,
+                    "amojo_conversation_id": amojo_conversation_id,
+                    "created_at": now(),
+                },
+            )
+            conversation = (await self.session.execute(statement)).scalars().one()
+        return conversation
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.session.get(Conversation, conversation_id)
+
+    async def conversation_by_amojo(
+        self, connection_id: str, amojo_conversation_id: str | None, amojo_chat_id: str | None
+    ) -> Conversation | None:
+        if amojo_conversation_id:
+            statement = select(Conversation).where(
+                Conversation.connection_id == connection_id,
+                Conversation.amojo_conversation_id == amojo_conversation_id,
+            )
+            found = (await self.session.execute(statement)).scalars().first()
+            if found is not None:
+                return found
+        if amojo_chat_id:
+            statement = select(Conversation).where(
+                Conversation.connection_id == connection_id,
+                Conversation.amojo_chat_id == amojo_chat_id,
+            )
+            return (await self.session.execute(statement)).scalars().first()
+        return None
+
+    async def contact(self, contact_id: int) -> Contact | None:
+        return await self.session.get(Contact, contact_id)
+
+    # -- message links -------------------------------------------------------------------------
+    async def add_message_link(self, **values: Any) -> MessageLink | None:
+        """Insert a link; None when one of its unique keys already exists (a duplicate)."""
+        values.setdefault("created_at", now())
+        values.setdefault("updated_at", values["created_at"])
+        if not await self._insert_ignore(MessageLink, values):
+            return None
+        key = (
+            MessageLink.bridge_msgid == values["bridge_msgid"]
+            if values.get("bridge_msgid")
+            else MessageLink.amojo_msgid == values["amojo_msgid"]
+        )
+        return (await self.session.execute(select(MessageLink).where(key))).scalars().one()
+
+    async def message_link(self, link_id: int) -> MessageLink | None:
+        return await self.session.get(MessageLink, link_id, populate_existing=True)
+
+    async def link_by_amojo_msgid(self, amojo_msgid: str) -> MessageLink | None:
+        statement = select(MessageLink).where(MessageLink.amojo_msgid == amojo_msgid)
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def link_by_external(
+        self, conversation_id: int, external_message_id: str, direction: Direction | None = None
+    ) -> MessageLink | None:
+        statement = select(MessageLink).where(
+            MessageLink.conversation_id == conversation_id,
+            MessageLink.external_message_id == external_message_id,
+        )
+        if direction is not None:
+            statement = statement.where(MessageLink.direction == direction)
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def update_link(self, link_id: int, **values: Any) -> None:
+        values["updated_at"] = now()
+        await self.session.execute(
+            update(MessageLink).where(MessageLink.id == link_id).values(**values)  # type: ignore[arg-type]
+        )
+
+    # -- jobs ----------------------------------------------------------------------------------
+    async def enqueue(self, kind: str, payload: dict[str, Any], **options: Any) -> int | None:
+        job_id = await queue.enqueue(self.session, kind, payload, **options)
+        if job_id is not None:
+            self._on_enqueue()
+        return job_id
+
+    async def record_failed(
+        self, kind: str, payload: dict[str, Any], error: str, *, connection_id: str | None
+    ) -> None:
+        """Keep something that cannot be processed as a failed job, for inspection and counts."""
+        job_id = await queue.enqueue(self.session, kind, payload, connection_id=connection_id)
+        assert job_id is not None
+        await queue.fail(self.session, job_id, error)
+
+    async def job(self, job_id: int) -> Job | None:
+        return await self.session.get(Job, job_id, populate_existing=True)
+
+    async def jobs(
+        self, *, status: JobStatus | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[Job]:
+        statement = select(Job).order_by(Job.id).limit(limit)  # type: ignore[arg-type]
+        if status is not None:
+            statement = statement.where(Job.status == status)
+        if kind is not None:
+            statement = statement.where(Job.kind == kind)
+        return list((await self.session.execute(statement)).scalars())
+
+    # -- reporting -----------------------------------------------------------------------------
+    async def stats(self) -> dict[str, ConnectionStats]:
+        links = (
+            select(
+                Conversation.connection_id,
+                func.sum(case((MessageLink.direction == Direction.IN, 1), else_=0)),
+                func.sum(case((MessageLink.direction == Direction.OUT, 1), else_=0)),
+            )
+            .join(Conversation, Conversation.id == MessageLink.conversation_id)  # type: ignore[arg-type]
+            .group_by(Conversation.connection_id)
+        )
+        jobs = select(
+            Job.connection_id,
+            func.sum(case((Job.status.in_(["todo", "doing"]), 1), else_=0)),  # type: ignore[attr-defined]
+            func.sum(case((Job.status == JobStatus.FAILED, 1), else_=0)),
+        ).group_by(Job.connection_id)
+        counts: dict[str, dict[str, int]] = {}
+        for connection_id, n_in, n_out in await self.session.execute(links):
+            counts.setdefault(connection_id, {}).update(messages_in=n_in or 0, messages_out=n_out or 0)
+        for connection_id, queued, failed in await self.session.execute(jobs):
+            if connection_id is not None:
+                counts.setdefault(connection_id, {}).update(queued=queued or 0, failed=failed or 0)
+        return {cid: ConnectionStats(cid, **values) for cid, values in counts.items()}
+
+
+class Store:
+    """Owns the session factory; wakes in-process workers when a job is enqueued."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        pending: list[bool] = []
+        async with self._sessions() as session, session.begin():
+            yield UnitOfWork(session, lambda: pending.append(True))
+        # Workers are woken only once the jobs are committed and so visible to them.
+        if pending:
+            self._notify()
+
+    async def ping(self) -> None:
+        async with self._sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
