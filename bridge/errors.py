@@ -59,7 +59,11 @@ class TransientDeliveryError(DeliveryError):
     """The peer is unavailable for now; try again later."""
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, code: int | None = None
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        code: int | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after

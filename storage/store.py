@@ -122,7 +122,11 @@ class UnitOfWork:
         return contact
 
     async def upsert_conversation(
-        self, connection_id: str, external_chat_id: str, contact_id: int, amojo_conversation_id: str
+        self,
+        connection_id: str,
+        external_chat_id: str,
+        contact_id: int,
+        amojo_conversation_id: str,
     ) -> Conversation:
         statement = select(Conversation).where(
             Conversation.connection_id == connection_id,
@@ -252,7 +256,9 @@ class UnitOfWork:
         ).group_by(Job.connection_id)
         counts: dict[str, dict[str, int]] = {}
         for connection_id, n_in, n_out in await self.session.execute(links):
-            counts.setdefault(connection_id, {}).update(messages_in=n_in or 0, messages_out=n_out or 0)
+            counts.setdefault(connection_id, {}).update(
+                messages_in=n_in or 0, messages_out=n_out or 0
+            )
         for connection_id, queued, failed in await self.session.execute(jobs):
             if connection_id is not None:
                 counts.setdefault(connection_id, {}).update(queued=queued or 0, failed=failed or 0)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a network guard, stores over SQLite and PostgreSQL, a running sandbox bridge."""
+"""Shared fixtures: a network guard, stores on SQLite and PostgreSQL, a running sandbox bridge."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.sandbox import SandboxBridge, running_bridge
+from bridge.sandbox.harness import SandboxBridge, running_bridge
 from storage import Store, create_engine, upgrade_to_head
 
 PG_URL = os.environ.get("BRIDGE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -77,7 +77,10 @@ async def _admin(statement: str) -> None:
 
     url = make_url(PG_URL)
     connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
         database=url.database,
     )
     try:

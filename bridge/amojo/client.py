@@ -1,4 +1,4 @@
-"""Async client of the amoCRM Chats API. It signs, sends, maps answers to errors; it never retries."""
+"""Async client of the amoCRM Chats API: signs, sends, maps answers to errors; never retries."""
 
 from __future__ import annotations
 
@@ -202,9 +202,13 @@ class AmojoClient:
         try:
             response = await self._http.request(method, path, content=content, params=params)
         except httpx.TimeoutException as error:
-            raise AmojoUnavailableError(f"Chats API did not answer in time ({type(error).__name__})") from None
+            raise AmojoUnavailableError(
+                f"Chats API did not answer in time ({type(error).__name__})"
+            ) from None
         except httpx.TransportError as error:
-            raise AmojoUnavailableError(f"Chats API unreachable ({type(error).__name__})") from None
+            raise AmojoUnavailableError(
+                f"Chats API unreachable ({type(error).__name__})"
+            ) from None
         _raise_for_response(response)
         if not response.content:
             return {}

@@ -161,7 +161,9 @@ def parse_hook(data: Any) -> Hook:
         raise UnsupportedHookError("hook body is not a JSON object")
     kind = hook_kind(data)
     if kind is None:
-        raise UnsupportedHookError(f"unknown hook kind (keys: {', '.join(sorted(data)) or 'none'})")
+        raise UnsupportedHookError(
+            f"unknown hook kind (keys: {', '.join(sorted(data)) or 'none'})"
+        )
     return HOOK_PARSERS[kind](data)
 
 
@@ -176,9 +178,13 @@ def hook_identity(data: Any) -> tuple[str | None, str | None]:
         msgid = _str(_dict(outer.get("message")).get("id"))
         return msgid, conversation.client_id or conversation.amojo_chat_id
     if kind == "typing":
-        conversation = _conversation(_dict(_dict(_dict(data.get("action")).get("typing")).get("conversation")))
+        conversation = _conversation(
+            _dict(_dict(_dict(data.get("action")).get("typing")).get("conversation"))
+        )
         return None, conversation.client_id or conversation.amojo_chat_id
     if kind == "reaction":
-        conversation = _conversation(_dict(_dict(_dict(data.get("action")).get("reaction")).get("conversation")))
+        conversation = _conversation(
+            _dict(_dict(_dict(data.get("action")).get("reaction")).get("conversation"))
+        )
         return None, conversation.client_id or conversation.amojo_chat_id
     return None, None

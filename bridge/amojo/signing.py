@@ -27,7 +27,7 @@ def content_md5(body: bytes) -> str:
 
 
 def format_date(moment: datetime) -> str:
-    """RFC 2822 date with ``+0000``: ``formatdate()`` would give ``-0000``, which amoCRM refuses."""
+    """RFC 2822 with ``+0000``; ``formatdate()`` would give ``-0000``, which amoCRM refuses."""
     return format_datetime(moment.astimezone(UTC))
 
 

@@ -1,0 +1,135 @@
+"""Connecting, disconnecting and listing amoCRM accounts ⇄ messenger bots (admin use cases)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bridge.errors import BridgeError, ConfigError
+from bridge.ids import ConnectionId
+from storage.models import Connection, ConnectionMode, ConnectionState
+
+if TYPE_CHECKING:
+    from bridge.container import Container
+
+log = logging.getLogger(__name__)
+
+
+class ConnectError(BridgeError):
+    """The account could not be connected."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    account_id: str
+    scope_id: str
+    title: str
+    bot: str
+    mode: str
+    state: str
+    messages_in: int
+    messages_out: int
+    queued: int
+    failed: int
+    last_error: str | None
+
+
+class Accounts:
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    async def connect(
+        self, account_id: str, token: str, title: str | None = None, channel_name: str = "telegram"
+    ) -> Connection:
+        """getMe, Chats API connect, then store (token encrypted). Idempotent per account."""
+        container = self._c
+        box = container.require_box()
+        channel = container.channels.get(channel_name)
+        account = await channel.probe(token)
+        answer = await container.amojo.connect(account_id, title or f"@{account.username}")
+        scope_id = answer.get("scope_id")
+        if not isinstance(scope_id, str) or not scope_id:
+            raise ConnectError("the Chats API connect answer carried no scope_id")
+        mode = ConnectionMode.WEBHOOK if container.settings.public_base else ConnectionMode.POLLING
+        async with container.store.transaction() as uow:
+            other = await uow.connection_by_external(channel_name, account.external_id)
+            if other is not None and other.amojo_account_id != account_id:
+                raise ConnectError(
+                    f"bot @{account.username} already serves account {other.amojo_account_id}; "
+                    "disconnect it there first"
+                )
+            row = await uow.connection_by_account(channel_name, account_id)
+            if row is None:
+                row = Connection(
+                    id=uuid.uuid4().hex,
+                    channel=channel_name,
+                    amojo_account_id=account_id,
+                    scope_id=scope_id,
+                    external_account_id=account.external_id,
+                    token_encrypted="",
+                    webhook_secret_encrypted=box.encrypt(container.new_webhook_secret()),
+                )
+            row.scope_id = scope_id
+            row.title = title or row.title or f"@{account.username}"
+            row.external_account_id = account.external_id
+            row.external_account_name = account.username
+            row.token_encrypted = box.encrypt(token)
+            row.mode = mode
+            row.state = ConnectionState.ACTIVE
+            row.last_error = None
+            await uow.save(row)
+        if container.started:
+            await self.attach(row)
+        return row
+
+    async def attach(self, row: Connection) -> None:
+        """Start receiving for a stored connection (at start-up, or right after connect)."""
+        try:
+            channel = self._c.channels.get(row.channel)
+            await channel.add_connection(self._c.channel_connection(row))
+        except Exception as error:
+            log.error("connection could not start: %s", error, extra={"connection_id": row.id})
+            async with self._c.store.transaction() as uow:
+                await uow.set_connection_error(row.id, f"could not start: {error}")
+
+    async def disconnect(self, account_id: str, channel_name: str = "telegram") -> Connection:
+        container = self._c
+        async with container.store.transaction() as uow:
+            row = await uow.connection_by_account(channel_name, account_id)
+        if row is None:
+            raise ConfigError(f"no connection for account {account_id}")
+        await container.amojo.disconnect(account_id)
+        async with container.store.transaction() as uow:
+            row.state = ConnectionState.DISCONNECTED
+            await uow.save(row)
+        if container.started:
+            await container.channels.get(channel_name).remove_connection(ConnectionId(row.id))
+        return row
+
+    async def status(self) -> list[StatusRow]:
+        async with self._c.store.transaction() as uow:
+            rows = await uow.connections()
+            stats = await uow.stats()
+        result = []
+        for row in rows:
+            counts = stats.get(row.id)
+            result.append(
+                StatusRow(
+                    account_id=row.amojo_account_id,
+                    scope_id=row.scope_id,
+                    title=row.title,
+                    bot=f"@{row.external_account_name}"
+                    if row.external_account_name
+                    else row.external_account_id,
+                    mode=row.mode,
+                    state=row.state,
+                    messages_in=counts.messages_in if counts else 0,
+                    messages_out=counts.messages_out if counts else 0,
+                    queued=counts.queued if counts else 0,
+                    failed=counts.failed if counts else 0,
+                    last_error=row.last_error,
+                )
+            )
+        return result

@@ -1,0 +1,201 @@
+"""Customer → amoCRM: the ``deliver_inbound`` job turns a stored event into Chats API calls."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bridge.amojo import AmojoClient, AmojoRejectedError
+from bridge.jobs import JobContext, JobHandler, payload_to_event
+from bridge.media import MediaLinks
+from bridge.messages import InboundEdit, InboundMessage, InboundReaction
+from bridge.relay import message_key, participant_key
+from storage import Store
+from storage.models import Connection, Contact, Conversation, DeliveryStatus, Direction
+
+log = logging.getLogger(__name__)
+
+
+def message_body(event: InboundMessage, media: MediaLinks, connection_id: str) -> dict[str, Any]:
+    """The Chats API ``message`` object for a customer message (text, media, place, contact)."""
+    text = event.text or ""
+    if event.location is not None:
+        location = {"lon": float(event.location.lon), "lat": float(event.location.lat)}
+        return {"type": "location", "text": event.location.title or text, "location": location}
+    if event.contact is not None:
+        return {
+            "type": "contact",
+            "text": text,
+            "contact": {"name": event.contact.name, "phone": event.contact.phone},
+        }
+    if event.attachments:
+        attachment = event.attachments[0]
+        body: dict[str, Any] = {
+            "type": attachment.kind.value,
+            "text": text,
+            "media": media.url_for(connection_id, attachment),
+            "file_name": attachment.file_name,
+            "file_size": int(attachment.file_size),
+        }
+        if attachment.duration is not None:
+            body["media_duration"] = int(attachment.duration)
+        if attachment.sticker_id:
+            body["sticker_id"] = attachment.sticker_id
+        return body
+    return {"type": "text", "text": text or "(empty message)"}
+
+
+class InboundDelivery:
+    def __init__(self, store: Store, amojo: AmojoClient, media: MediaLinks) -> None:
+        self._store = store
+        self._amojo = amojo
+        self._media = media
+
+    def handler(self) -> JobHandler:
+        return JobHandler(run=self.run, on_dead=self.on_dead)
+
+    async def run(self, job: JobContext) -> None:
+        event = payload_to_event(job.payload["event"])
+        async with self._store.transaction() as uow:
+            conversation = await uow.conversation(job.payload["conversation_id"])
+            assert conversation is not None and conversation.id is not None
+            connection = await uow.connection(conversation.connection_id)
+            contact = await uow.contact(conversation.contact_id)
+            assert connection is not None and contact is not None
+            link = (
+                await uow.link_by_external(conversation.id, event.message, Direction.IN)
+                if isinstance(event, InboundMessage)
+                else None
+            )
+        if link is not None and link.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+            return  # a previous attempt got through before the job could be completed
+        sender_id = participant_key(
+            connection.channel, connection.external_account_id, contact.external_user_id
+        )
+        if conversation.amojo_chat_id is None:
+            await self._create_chat(connection, conversation, contact, event.sender, sender_id)
+        if isinstance(event, InboundMessage):
+            assert link is not None and link.bridge_msgid is not None and link.id is not None
+            amojo_msgid = await self._send(
+                connection, conversation, event, sender_id, link.bridge_msgid
+            )
+            async with self._store.transaction() as uow:
+                await uow.update_link(
+                    link.id,
+                    amojo_msgid=amojo_msgid or None,
+                    status=DeliveryStatus.DELIVERED,
+                    last_error=None,
+                )
+        elif isinstance(event, InboundEdit):
+            await self._amojo.edit_message(
+                connection.scope_id,
+                {
+                    **_timestamps(event.edited_at.timestamp()),
+                    "msgid": message_key(
+                        connection.channel, connection.external_account_id, event.message
+                    ),
+                    "conversation_id": conversation.amojo_conversation_id,
+                    "message": {"type": "text", "text": event.text or ""},
+                },
+            )
+        elif isinstance(event, InboundReaction):
+            await self._amojo.react(
+                connection.scope_id,
+                conversation.amojo_conversation_id,
+                sender_id,
+                msgid=message_key(
+                    connection.channel, connection.external_account_id, event.message
+                ),
+                emoji=event.emoji,
+            )
+
+    async def _create_chat(
+        self,
+        connection: Connection,
+        conversation: Conversation,
+        contact: Contact,
+        sender: Any,
+        sender_id: str,
+    ) -> None:
+        user: dict[str, Any] = {"id": sender_id, "name": sender.name or "Customer"}
+        if sender.profile_link:
+            user["profile_link"] = sender.profile_link
+        answer = await self._amojo.create_chat(
+            connection.scope_id, conversation.amojo_conversation_id, user
+        )
+        chat_id = answer.get("id")
+        amojo_user = answer.get("user") if isinstance(answer.get("user"), dict) else {}
+        async with self._store.transaction() as uow:
+            if isinstance(chat_id, str) and chat_id:
+                conversation.amojo_chat_id = chat_id
+                await uow.save(conversation)
+            if isinstance(amojo_user.get("id"), str):
+                contact.amojo_user_id = amojo_user["id"]
+                await uow.save(contact)
+
+    async def _send(
+        self,
+        connection: Connection,
+        conversation: Conversation,
+        event: InboundMessage,
+        sender_id: str,
+        msgid: str,
+    ) -> str:
+        sender: dict[str, Any] = {"id": sender_id, "name": event.sender.name or "Customer"}
+        if event.sender.profile_link:
+            sender["profile_link"] = event.sender.profile_link
+        payload: dict[str, Any] = {
+            **_timestamps(event.sent_at.timestamp()),
+            "msgid": msgid,
+            "conversation_id": conversation.amojo_conversation_id,
+            "silent": False,
+            "sender": sender,
+            "message": message_body(event, self._media, connection.id),
+        }
+        if event.reply_to:
+            payload["reply_to"] = {
+                "message": {
+                    "msgid": message_key(
+                        connection.channel, connection.external_account_id, event.reply_to
+                    )
+                }
+            }
+        try:
+            sent = await self._amojo.send_message(connection.scope_id, payload)
+        except AmojoRejectedError as error:
+            # A msgid is accepted once; a retry after a lost answer is refused. If amoCRM's
+            # history holds our msgid, the earlier attempt went through: that is success.
+            found = await self._find_in_history(connection, conversation, msgid)
+            if found is None:
+                raise
+            log.info("message was already delivered (%s)", error.error_type)
+            return found
+        return sent.amojo_msgid
+
+    async def _find_in_history(
+        self, connection: Connection, conversation: Conversation, msgid: str
+    ) -> str | None:
+        if not conversation.amojo_chat_id:
+            return None
+        for message in await self._amojo.history(connection.scope_id, conversation.amojo_chat_id):
+            inner = message.get("message") if isinstance(message.get("message"), dict) else message
+            if inner.get("client_id") == msgid:
+                return str(inner.get("id") or "")
+        return None
+
+    async def on_dead(self, job: JobContext, error: BaseException) -> None:
+        event = job.payload["event"]
+        if event.get("type") != "message":
+            return
+        async with self._store.transaction() as uow:
+            link = await uow.link_by_external(
+                job.payload["conversation_id"], event["message"], Direction.IN
+            )
+            if link is not None and link.id is not None:
+                await uow.update_link(link.id, status=DeliveryStatus.FAILED, last_error=str(error))
+
+
+def _timestamps(seconds: float) -> dict[str, int]:
+    seconds = seconds or time.time()
+    return {"timestamp": int(seconds), "msec_timestamp": int(seconds * 1000)}

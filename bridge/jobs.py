@@ -1,0 +1,187 @@
+"""Job kinds, their payload codecs, and the handler table the worker runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, ExternalUserId, MediaRef
+from bridge.messages import (
+    Attachment,
+    AttachmentKind,
+    ContactCard,
+    InboundEdit,
+    InboundEvent,
+    InboundMessage,
+    InboundReaction,
+    Location,
+    Sender,
+)
+
+
+class JobKind(StrEnum):
+    DELIVER_INBOUND = "deliver_inbound"  # customer → amoCRM
+    PROCESS_HOOK = "process_amojo_hook"  # amoCRM hook → customer
+    REPORT_DELIVERY = "report_delivery"  # delivery status → amoCRM
+    REJECTED_UPDATE = "rejected_update"  # an update no adapter could read; kept for inspection
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler learns about the job it runs."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    connection_id: str | None
+
+
+Run = Callable[[JobContext], Awaitable[None]]
+OnDead = Callable[[JobContext, BaseException], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobHandler:
+    run: Run
+    on_dead: OnDead | None = None  # called once when the job fails for good
+
+
+HandlerTable = Mapping[str, JobHandler]
+
+
+# -- codecs: events are stored in job payloads as plain JSON ---------------------------------
+
+
+def _sender_to_dict(sender: Sender) -> dict[str, Any]:
+    return {
+        "external_id": sender.external_id,
+        "name": sender.name,
+        "username": sender.username,
+        "profile_link": sender.profile_link,
+        "phone": sender.phone,
+    }
+
+
+def _sender_from_dict(data: dict[str, Any]) -> Sender:
+    return Sender(
+        external_id=ExternalUserId(data["external_id"]),
+        name=data["name"],
+        username=data.get("username"),
+        profile_link=data.get("profile_link"),
+        phone=data.get("phone"),
+    )
+
+
+def event_to_payload(event: InboundEvent) -> dict[str, Any]:
+    common = {
+        "connection_id": event.connection_id,
+        "chat": event.chat,
+        "message": event.message,
+        "sender": _sender_to_dict(event.sender),
+    }
+    if isinstance(event, InboundMessage):
+        return common | {
+            "type": "message",
+            "sent_at": event.sent_at.isoformat(),
+            "text": event.text,
+            "attachments": [
+                {
+                    "kind": a.kind.value,
+                    "ref": a.ref,
+                    "file_name": a.file_name,
+                    "file_size": a.file_size,
+                    "mime_type": a.mime_type,
+                    "duration": a.duration,
+                    "sticker_id": a.sticker_id,
+                }
+                for a in event.attachments
+            ],
+            "location": (
+                {
+                    "lat": event.location.lat,
+                    "lon": event.location.lon,
+                    "title": event.location.title,
+                }
+                if event.location
+                else None
+            ),
+            "contact": (
+                {"name": event.contact.name, "phone": event.contact.phone}
+                if event.contact
+                else None
+            ),
+            "reply_to": event.reply_to,
+            "forwarded_from": event.forwarded_from,
+            "media_group": event.media_group,
+        }
+    if isinstance(event, InboundEdit):
+        return common | {
+            "type": "edit",
+            "edited_at": event.edited_at.isoformat(),
+            "revision": event.revision,
+            "text": event.text,
+        }
+    return common | {
+        "type": "reaction",
+        "at": event.at.isoformat(),
+        "revision": event.revision,
+        "emoji": event.emoji,
+    }
+
+
+def payload_to_event(data: dict[str, Any]) -> InboundEvent:
+    connection_id = ConnectionId(data["connection_id"])
+    chat = ExternalChatId(data["chat"])
+    message = ExternalMessageId(data["message"])
+    sender = _sender_from_dict(data["sender"])
+    if data["type"] == "edit":
+        return InboundEdit(
+            connection_id,
+            chat,
+            message,
+            sender,
+            datetime.fromisoformat(data["edited_at"]),
+            data["revision"],
+            data.get("text"),
+        )
+    if data["type"] == "reaction":
+        return InboundReaction(
+            connection_id,
+            chat,
+            message,
+            sender,
+            datetime.fromisoformat(data["at"]),
+            data["revision"],
+            data.get("emoji"),
+        )
+    location = data.get("location")
+    contact = data.get("contact")
+    return InboundMessage(
+        connection_id=connection_id,
+        chat=chat,
+        message=message,
+        sender=sender,
+        sent_at=datetime.fromisoformat(data["sent_at"]),
+        text=data.get("text"),
+        attachments=tuple(
+            Attachment(
+                kind=AttachmentKind(a["kind"]),
+                ref=MediaRef(a["ref"]),
+                file_name=a["file_name"],
+                file_size=a["file_size"],
+                mime_type=a.get("mime_type"),
+                duration=a.get("duration"),
+                sticker_id=a.get("sticker_id"),
+            )
+            for a in data.get("attachments") or ()
+        ),
+        location=Location(**location) if location else None,
+        contact=ContactCard(**contact) if contact else None,
+        reply_to=ExternalMessageId(data["reply_to"]) if data.get("reply_to") else None,
+        forwarded_from=data.get("forwarded_from"),
+        media_group=data.get("media_group"),
+    )

@@ -1,0 +1,256 @@
+"""amoCRM → customer: hooks become messenger sends, then delivery statuses back to amoCRM."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge.amojo import AmojoClient
+from bridge.amojo.hooks import MessageHook, ReactionHook, TypingHook, parse_hook
+from bridge.channel import ChannelRegistry, SupportsReactions, SupportsTyping
+from bridge.errors import (
+    BridgeError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RecipientUnavailableError,
+    UnknownScopeError,
+)
+from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId
+from bridge.jobs import JobContext, JobHandler, JobKind
+from bridge.messages import OutboundMessage, OutboundReaction
+from storage import Store
+from storage.models import Connection, ConnectionState, Conversation, DeliveryStatus, Direction
+
+log = logging.getLogger(__name__)
+
+DELIVERED = 1
+FAILED = -1
+CODE_OTHER = 905
+CODE_INTERNAL = 903
+
+
+class OutboundDelivery:
+    def __init__(self, store: Store, amojo: AmojoClient, channels: ChannelRegistry) -> None:
+        self._store = store
+        self._amojo = amojo
+        self._channels = channels
+
+    def hook_handler(self) -> JobHandler:
+        return JobHandler(run=self.run_hook, on_dead=self.hook_dead)
+
+    def report_handler(self) -> JobHandler:
+        return JobHandler(run=self.run_report)
+
+    # -- process_amojo_hook ------------------------------------------------------------------
+    async def run_hook(self, job: JobContext) -> None:
+        hook = parse_hook(job.payload["hook"])
+        connection = await self._connection(job.payload["scope_id"])
+        if isinstance(hook, MessageHook):
+            await self._deliver_message(connection, hook)
+        elif isinstance(hook, TypingHook):
+            await self._deliver_typing(connection, hook)
+        else:
+            await self._deliver_reaction(connection, hook)
+
+    async def _connection(self, scope_id: str) -> Connection:
+        async with self._store.transaction() as uow:
+            connection = await uow.connection_by_scope(scope_id)
+        if connection is None or connection.state != ConnectionState.ACTIVE:
+            raise UnknownScopeError(f"no active connection for scope {scope_id}")
+        return connection
+
+    async def _conversation(
+        self, connection: Connection, client_id: str | None, chat_id: str | None
+    ) -> Conversation:
+        async with self._store.transaction() as uow:
+            conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
+            if conversation is not None and chat_id and conversation.amojo_chat_id != chat_id:
+                conversation.amojo_chat_id = chat_id
+                await uow.save(conversation)
+        if conversation is None:
+            raise RecipientUnavailableError(
+                "This chat is unknown to the bridge: the customer has not written to the bot yet",
+                code=904,
+            )
+        return conversation
+
+    async def _deliver_message(self, connection: Connection, hook: MessageHook) -> None:
+        async with self._store.transaction() as uow:
+            existing = await uow.link_by_amojo_msgid(hook.amojo_msgid)
+        if existing is not None and existing.direction == Direction.IN:
+            log.debug(
+                "echo of an imported message dropped", extra={"connection_id": connection.id}
+            )
+            return
+        if existing is not None and existing.status in (
+            DeliveryStatus.SENT,
+            DeliveryStatus.DELIVERED,
+        ):
+            await self._queue_report(connection, hook.amojo_msgid, DELIVERED)
+            return
+        conversation = await self._conversation(
+            connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
+        )
+        assert conversation.id is not None
+        reply_to = await self._reply_target(conversation.id, hook)
+        message = OutboundMessage(
+            text=hook.text,
+            attachments=(hook.attachment,) if hook.attachment else (),
+            buttons=hook.buttons,
+            reply_to=reply_to,
+        )
+        channel = self._channels.get(connection.channel)
+        receipt = await channel.send(
+            ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id), message
+        )
+        async with self._store.transaction() as uow:
+            values: dict[str, Any] = {
+                "external_message_id": receipt.first,
+                "status": DeliveryStatus.SENT,
+                "last_error": None,
+            }
+            if existing is None:
+                await uow.add_message_link(
+                    conversation_id=conversation.id,
+                    direction=Direction.OUT,
+                    amojo_msgid=hook.amojo_msgid,
+                    **values,
+                )
+            else:
+                assert existing.id is not None
+                await uow.update_link(existing.id, **values)
+            await self._queue_report_in(uow, connection, hook.amojo_msgid, DELIVERED)
+
+    async def _reply_target(
+        self, conversation_id: int, hook: MessageHook
+    ) -> ExternalMessageId | None:
+        async with self._store.transaction() as uow:
+            for key in (hook.reply_to_amojo_msgid, hook.reply_to_bridge_msgid):
+                if not key:
+                    continue
+                link = await uow.link_by_amojo_msgid(key)
+                if link is not None and link.external_message_id:
+                    return ExternalMessageId(link.external_message_id)
+        return None
+
+    async def _deliver_typing(self, connection: Connection, hook: TypingHook) -> None:
+        channel = self._channels.get(connection.channel)
+        if not isinstance(channel, SupportsTyping):
+            return
+        conversation = await self._conversation(
+            connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
+        )
+        try:
+            await channel.send_typing(
+                ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id)
+            )
+        except DeliveryError as error:
+            # A typing indicator is stale in 5 s; retrying it later would only mislead.
+            log.info("typing not shown: %s", error, extra={"connection_id": connection.id})
+
+    async def _deliver_reaction(self, connection: Connection, hook: ReactionHook) -> None:
+        channel = self._channels.get(connection.channel)
+        if not isinstance(channel, SupportsReactions):
+            return
+        conversation = await self._conversation(
+            connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
+        )
+        async with self._store.transaction() as uow:
+            link = None
+            for key in hook.target_ids:
+                link = await uow.link_by_amojo_msgid(key)
+                if link is not None:
+                    break
+        if link is None or not link.external_message_id:
+            log.info(
+                "reaction on a message the bridge does not know",
+                extra={"connection_id": connection.id},
+            )
+            return
+        await channel.send_reaction(
+            ConnectionId(connection.id),
+            ExternalChatId(conversation.external_chat_id),
+            OutboundReaction(
+                ExternalMessageId(link.external_message_id), None if hook.remove else hook.emoji
+            ),
+        )
+
+    async def hook_dead(self, job: JobContext, error: BaseException) -> None:
+        """The message will never reach the customer: say so in amoCRM, with the reason."""
+        try:
+            hook = parse_hook(job.payload["hook"])
+        except BridgeError:
+            return
+        if not isinstance(hook, MessageHook):
+            return
+        code = error.code if isinstance(error, DeliveryError) and error.code else CODE_OTHER
+        if not isinstance(error, PermanentDeliveryError) and code == CODE_OTHER:
+            reason = f"Could not reach the messenger: {error}"
+        else:
+            reason = str(error) or type(error).__name__
+        async with self._store.transaction() as uow:
+            connection = await uow.connection_by_scope(job.payload["scope_id"])
+            if connection is None:
+                return
+            link = await uow.link_by_amojo_msgid(hook.amojo_msgid)
+            if link is not None and link.id is not None:
+                await uow.update_link(link.id, status=DeliveryStatus.FAILED, last_error=reason)
+            else:
+                conversation = await uow.conversation_by_amojo(
+                    connection.id, hook.conversation.client_id, hook.conversation.amojo_chat_id
+                )
+                if conversation is not None:
+                    await uow.add_message_link(
+                        conversation_id=conversation.id,
+                        direction=Direction.OUT,
+                        amojo_msgid=hook.amojo_msgid,
+                        status=DeliveryStatus.FAILED,
+                        last_error=reason,
+                    )
+            await uow.set_connection_error(connection.id, reason)
+            await self._queue_report_in(
+                uow, connection, hook.amojo_msgid, FAILED, code=code, error=reason
+            )
+
+    # -- report_delivery ---------------------------------------------------------------------
+    async def _queue_report(self, connection: Connection, amojo_msgid: str, status: int) -> None:
+        async with self._store.transaction() as uow:
+            await self._queue_report_in(uow, connection, amojo_msgid, status)
+
+    @staticmethod
+    async def _queue_report_in(
+        uow: Any,
+        connection: Connection,
+        amojo_msgid: str,
+        status: int,
+        *,
+        code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        await uow.enqueue(
+            JobKind.REPORT_DELIVERY,
+            {
+                "scope_id": connection.scope_id,
+                "amojo_msgid": amojo_msgid,
+                "status": status,
+                "error_code": code,
+                "error": error[:1000] if error else None,
+            },
+            connection_id=connection.id,
+            dedup_key=f"report:{amojo_msgid}:{status}",
+        )
+
+    async def run_report(self, job: JobContext) -> None:
+        payload = job.payload
+        await self._amojo.update_delivery_status(
+            payload["scope_id"],
+            payload["amojo_msgid"],
+            payload["status"],
+            payload.get("error_code"),
+            payload.get("error"),
+        )
+        if payload["status"] == DELIVERED:
+            async with self._store.transaction() as uow:
+                link = await uow.link_by_amojo_msgid(payload["amojo_msgid"])
+                if link is not None and link.id is not None and link.status == DeliveryStatus.SENT:
+                    await uow.update_link(link.id, status=DeliveryStatus.DELIVERED)

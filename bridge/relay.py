@@ -1,0 +1,121 @@
+"""Receipt side of the relay: every event is made durable (with its job) before it is acknowledged.
+
+- ``accept`` / ``reject`` implement ``InboundSink`` for the adapters (customer → amoCRM).
+- ``accept_hook`` stores an amoCRM hook (amoCRM → customer) for the worker to deliver.
+Nothing here talks to a network peer; the jobs in ``bridge.inbound`` / ``bridge.outbound`` do.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge.errors import UnknownScopeError
+from bridge.ids import ConnectionId
+from bridge.jobs import JobKind, event_to_payload
+from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction
+from storage import Store
+from storage.models import ConnectionState, Direction
+
+log = logging.getLogger(__name__)
+
+
+def conversation_key(channel: str, external_account_id: str, external_chat_id: str) -> str:
+    """Our ``conversation_id`` for amoCRM: stable, so a chat maps to one amoCRM chat forever."""
+    return f"{channel}-{external_account_id}-{external_chat_id}"
+
+
+def participant_key(channel: str, external_account_id: str, external_user_id: str) -> str:
+    """Our participant id for amoCRM (``sender.id``): one per messenger user and bot."""
+    return f"{channel}-{external_account_id}-user-{external_user_id}"
+
+
+def message_key(channel: str, external_account_id: str, external_message_id: str) -> str:
+    """Our ``msgid``: deterministic, so a resend can be recognised by amoCRM and by us."""
+    return f"{channel}-{external_account_id}-{external_message_id}"
+
+
+class Relay:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- InboundSink -------------------------------------------------------------------------
+    async def accept(self, event: InboundEvent) -> None:
+        """Store the event and its delivery job in one transaction; duplicates are no-ops."""
+        async with self._store.transaction() as uow:
+            connection = await uow.connection(event.connection_id)
+            if connection is None or connection.state != ConnectionState.ACTIVE:
+                log.warning(
+                    "event for an inactive connection dropped",
+                    extra={"connection_id": event.connection_id},
+                )
+                return
+            contact = await uow.upsert_contact(
+                connection.id, event.sender.external_id, event.sender.name, event.sender.username
+            )
+            assert contact.id is not None
+            conversation = await uow.upsert_conversation(
+                connection.id,
+                event.chat,
+                contact.id,
+                conversation_key(connection.channel, connection.external_account_id, event.chat),
+            )
+            assert conversation.id is not None
+            lock_key = f"in:{conversation.id}"
+            if isinstance(event, InboundMessage):
+                link = await uow.add_message_link(
+                    conversation_id=conversation.id,
+                    direction=Direction.IN,
+                    external_message_id=event.message,
+                    bridge_msgid=message_key(
+                        connection.channel, connection.external_account_id, event.message
+                    ),
+                )
+                if link is None:
+                    log.info("duplicate message ignored", extra={"connection_id": connection.id})
+                    return
+                dedup_key = f"in:{link.id}"
+            else:
+                assert isinstance(event, InboundEdit | InboundReaction)
+                dedup_key = event.dedup_key
+            await uow.enqueue(
+                JobKind.DELIVER_INBOUND,
+                {"event": event_to_payload(event), "conversation_id": conversation.id},
+                connection_id=connection.id,
+                lock_key=lock_key,
+                dedup_key=dedup_key,
+            )
+
+    async def reject(self, connection_id: ConnectionId, raw: bytes, reason: str) -> None:
+        """Keep an update the adapter could not read, as a failed job visible in ``status``."""
+        async with self._store.transaction() as uow:
+            await uow.record_failed(
+                JobKind.REJECTED_UPDATE,
+                {"raw": raw.decode("utf-8", "replace")},
+                reason,
+                connection_id=connection_id,
+            )
+        log.warning("update rejected: %s", reason, extra={"connection_id": connection_id})
+
+    # -- amoCRM hooks ------------------------------------------------------------------------
+    async def accept_hook(
+        self, scope_id: str, data: dict[str, Any], dedup_id: str | None, order_key: str | None
+    ) -> bool:
+        """Store a hook for delivery. False when it is a duplicate of one already stored."""
+        async with self._store.transaction() as uow:
+            connection = await uow.connection_by_scope(scope_id)
+            if connection is None or connection.state != ConnectionState.ACTIVE:
+                raise UnknownScopeError(f"unknown scope {scope_id}")
+            job_id = await uow.enqueue(
+                JobKind.PROCESS_HOOK,
+                {"scope_id": scope_id, "hook": data},
+                connection_id=connection.id,
+                lock_key=f"out:{connection.id}:{order_key}" if order_key else None,
+                dedup_key=f"hook:{scope_id}:{dedup_id}" if dedup_id else None,
+            )
+        return job_id is not None
+
+    async def scope_exists(self, scope_id: str) -> bool:
+        async with self._store.transaction() as uow:
+            connection = await uow.connection_by_scope(scope_id)
+            return connection is not None and connection.state == ConnectionState.ACTIVE

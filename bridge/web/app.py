@@ -1,0 +1,36 @@
+"""create_app(container) → the FastAPI app: routes, channel sub-apps, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bridge import __version__
+from bridge.web import amojo_webhook, health, media
+
+
+def create_app(container: object, *, manage_lifecycle: bool = True) -> FastAPI:
+    """``manage_lifecycle``: start and stop the container with the app (what ``serve`` does)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await container.start()  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await container.stop()  # type: ignore[attr-defined]
+
+    app = FastAPI(title="amo-chat-bridge", version=__version__, lifespan=lifespan)
+    app.state.container = container
+    app.include_router(amojo_webhook.router)
+    app.include_router(media.router)
+    app.include_router(health.router)
+    for channel in container.channels:  # type: ignore[attr-defined]
+        sub_app = channel.asgi_app()
+        if sub_app is not None:
+            app.mount(f"/{channel.name}", sub_app)
+    return app

@@ -1,0 +1,44 @@
+"""GET /media/{token}: amoCRM downloads a customer's file through a signed, expiring link."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from bridge.crypto import MediaTokenError, MediaTokenExpiredError
+from bridge.errors import DeliveryError
+from bridge.web.deps import ContainerDep
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+@router.get("/media/{token}")
+async def media(token: str, container: ContainerDep) -> Response:
+    try:
+        claim = container.media.resolve(token)
+    except MediaTokenExpiredError:
+        return JSONResponse({"error": "this link has expired"}, status_code=410)
+    except MediaTokenError:
+        return JSONResponse({"error": "invalid link"}, status_code=403)
+    async with container.store.transaction() as uow:
+        connection = await uow.connection(claim.connection_id)
+    if connection is None:
+        return JSONResponse({"error": "unknown connection"}, status_code=404)
+    try:
+        stream = await container.channels.get(connection.channel).open_media(
+            claim.connection_id, claim.ref
+        )
+    except (DeliveryError, LookupError) as error:
+        log.warning("media not available: %s", error, extra={"connection_id": connection.id})
+        return JSONResponse({"error": "the file is not available"}, status_code=404)
+    name = claim.file_name or stream.file_name
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    if stream.size:
+        headers["Content-Length"] = str(stream.size)
+    return StreamingResponse(
+        stream.chunks, media_type=claim.mime_type or stream.content_type, headers=headers
+    )

@@ -1,0 +1,9 @@
+"""Telegram adapter (aiogram 3)."""
+
+from channels.telegram.channel import TelegramChannel
+
+__all__ = ["TelegramChannel", "create_channel"]
+
+
+def create_channel(api_url: str, *, timeout: float = 30.0) -> TelegramChannel:
+    return TelegramChannel(api_url, timeout=timeout)

@@ -1,0 +1,214 @@
+"""TelegramChannel: the adapter the core sees (implements bridge.channel.Channel)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import DeleteWebhook, SetWebhook
+from aiogram.types import Message, ReactionTypeEmoji, Update
+
+from bridge.channel import (
+    ASGIApp,
+    ChannelAccount,
+    ChannelCapabilities,
+    ChannelConnection,
+    InboundSink,
+    MediaStream,
+)
+from bridge.errors import PermanentDeliveryError
+from bridge.ids import ConnectionId, ExternalChatId, MediaRef
+from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
+from channels.telegram.bots import BotPool
+from channels.telegram.errors import map_error
+from channels.telegram.handlers import ALLOWED_UPDATES, handle_update
+from channels.telegram.ids import (
+    bot_id_from_token,
+    make_message_id,
+    parse_chat_id,
+    parse_message_id,
+)
+from channels.telegram.outbound import to_methods
+from channels.telegram.reactions import normalize_reaction
+from channels.telegram.receiver import PollingReceiver
+from channels.telegram.webhook import WebhookTarget, create_webhook_app
+
+log = logging.getLogger(__name__)
+
+
+class TelegramChannel:
+    name: ClassVar[str] = "telegram"
+    capabilities = ChannelCapabilities(typing=True, reactions=True, edits=True, buttons=True)
+
+    def __init__(self, api_url: str, *, timeout: float = 30.0, poll_timeout: int = 25) -> None:
+        self._bots = BotPool(api_url, timeout)
+        self._poll_timeout = poll_timeout
+        self._sink: InboundSink | None = None
+        self._connections: dict[ConnectionId, ChannelConnection] = {}
+        self._receivers: dict[ConnectionId, PollingReceiver] = {}
+        self._webhooks: dict[str, WebhookTarget] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+        for conn in list(self._connections.values()):
+            await self._start_receiving(conn)
+
+    async def stop(self) -> None:
+        for receiver in list(self._receivers.values()):
+            await receiver.stop()
+        self._receivers.clear()
+        self._sink = None
+        await self._bots.close()
+
+    async def probe(self, token: str) -> ChannelAccount:
+        bot = self._bots.make(token)
+        try:
+            me = await bot.get_me()
+        except TelegramAPIError as error:
+            raise map_error(error) from None
+        return ChannelAccount(str(me.id), me.username or "", me.full_name)
+
+    async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
+        bot = self._bots.add(conn.connection_id, conn.token)
+        try:
+            me = await bot.get_me()
+        except TelegramAPIError as error:
+            raise map_error(error) from None
+        self._connections[conn.connection_id] = conn
+        if self._sink is not None:
+            await self._start_receiving(conn)
+        return ChannelAccount(str(me.id), me.username or "", me.full_name)
+
+    async def remove_connection(self, connection_id: ConnectionId) -> None:
+        receiver = self._receivers.pop(connection_id, None)
+        if receiver is not None:
+            await receiver.stop()
+        conn = self._connections.pop(connection_id, None)
+        if conn is not None:
+            self._webhooks.pop(bot_id_from_token(conn.token), None)
+        self._bots.remove(connection_id)
+
+    async def _start_receiving(self, conn: ChannelConnection) -> None:
+        bot = self._bots.get(conn.connection_id)
+        if conn.public_url:
+            target = WebhookTarget(conn.connection_id, bot, conn.webhook_secret)
+            self._webhooks[bot_id_from_token(conn.token)] = target
+            url = f"{conn.public_url.rstrip('/')}/telegram/webhook/{bot.id}"
+            await bot(
+                SetWebhook(
+                    url=url, secret_token=conn.webhook_secret, allowed_updates=ALLOWED_UPDATES
+                )
+            )
+            log.info("webhook set for bot %s", bot.id, extra={"connection_id": conn.connection_id})
+            return
+        if conn.connection_id in self._receivers:
+            return
+        # getUpdates and a webhook exclude each other; a webhook left from an earlier
+        # deployment would make every poll fail with 409.
+        await bot(DeleteWebhook(drop_pending_updates=False))
+        receiver = PollingReceiver(
+            bot,
+            conn.connection_id,
+            self._update_handler(conn.connection_id),
+            poll_timeout=self._poll_timeout,
+        )
+        self._receivers[conn.connection_id] = receiver
+        receiver.start()
+
+    def _update_handler(self, connection_id: ConnectionId):  # type: ignore[no-untyped-def]
+        async def handle(update: Update) -> None:
+            assert self._sink is not None
+            await handle_update(self._sink, connection_id, self._bots.get(connection_id), update)
+
+        return handle
+
+    # -- webhook mode ------------------------------------------------------------------------
+    def asgi_app(self) -> ASGIApp | None:
+        async def handle(target: WebhookTarget, update: Update) -> None:
+            if self._sink is None:
+                raise RuntimeError("channel is not started")
+            await handle_update(self._sink, target.connection_id, target.bot, update)
+
+        async def reject(target: WebhookTarget, raw: bytes, reason: str) -> None:
+            if self._sink is None:
+                raise RuntimeError("channel is not started")
+            await self._sink.reject(target.connection_id, raw, reason)
+
+        return create_webhook_app(self._webhooks.get, handle, reject)  # type: ignore[return-value]
+
+    # -- outbound ----------------------------------------------------------------------------
+    async def send(
+        self, connection_id: ConnectionId, chat: ExternalChatId, message: OutboundMessage
+    ) -> DeliveryReceipt:
+        bot = self._bots.get(connection_id)
+        chat_id = parse_chat_id(chat)
+        sent: list[str] = []
+        for method in to_methods(chat_id, message):
+            try:
+                result = await bot(method)
+            except Exception as error:
+                if sent:
+                    # Part of the message is out; say exactly what is missing.
+                    raise PermanentDeliveryError(
+                        f"Only {len(sent)} part(s) of the message reached Telegram: "
+                        f"{map_error(error)}",
+                        code=905,
+                    ) from None
+                raise map_error(error) from None
+            if isinstance(result, Message):
+                sent.append(make_message_id(chat_id, result.message_id))
+        return DeliveryReceipt(tuple(sent))  # type: ignore[arg-type]
+
+    async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None:
+        try:
+            await self._bots.get(connection_id).send_chat_action(parse_chat_id(chat), "typing")
+        except Exception as error:
+            raise map_error(error) from None
+
+    async def send_reaction(
+        self, connection_id: ConnectionId, chat: ExternalChatId, reaction: OutboundReaction
+    ) -> None:
+        emoji = normalize_reaction(reaction.emoji) if reaction.emoji else None
+        if reaction.emoji and emoji is None:
+            log.info(
+                "reaction %r is not one Telegram allows; skipped",
+                reaction.emoji,
+                extra={"connection_id": connection_id},
+            )
+            return
+        _, message_id = parse_message_id(reaction.message)
+        try:
+            await self._bots.get(connection_id).set_message_reaction(
+                parse_chat_id(chat),
+                message_id,
+                reaction=[ReactionTypeEmoji(emoji=emoji)] if emoji else [],
+            )
+        except Exception as error:
+            raise map_error(error) from None
+
+    async def open_media(self, connection_id: ConnectionId, ref: MediaRef) -> MediaStream:
+        bot = self._bots.get(connection_id)
+        try:
+            file = await bot.get_file(ref)
+        except Exception as error:
+            raise map_error(error) from None
+        if not file.file_path:
+            raise PermanentDeliveryError("Telegram gave no path for this file", code=905)
+        url = self._bots.file_url(bot, file.file_path)
+        session = self._bots.session
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in session.stream_content(url, timeout=60):
+                    yield chunk
+            except Exception as error:
+                # aiohttp's message would carry the URL, and the URL carries the token.
+                raise PermanentDeliveryError(
+                    f"Downloading the file from Telegram failed ({type(error).__name__})"
+                ) from None
+
+        name = file.file_path.rsplit("/", 1)[-1]
+        return MediaStream("application/octet-stream", name, file.file_size, chunks())

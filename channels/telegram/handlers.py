@@ -1,0 +1,75 @@
+"""Routes one Telegram update to the sink. Sink failures propagate (the update stays
+unacknowledged); updates that cannot be read are rejected through the sink and acknowledged."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.types import Update
+
+from bridge.channel import InboundSink
+from bridge.ids import ConnectionId
+from bridge.messages import InboundEvent
+from channels.telegram.inbound import (
+    UnsupportedUpdateError,
+    button_press_to_inbound,
+    to_edit,
+    to_inbound,
+    to_reaction,
+)
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "message_reaction",
+    "callback_query",
+    "my_chat_member",
+]
+
+
+def _convert(connection_id: ConnectionId, update: Update) -> InboundEvent | None:
+    if update.message is not None:
+        if update.message.chat.type != "private":
+            return None
+        return to_inbound(connection_id, update.message)
+    if update.edited_message is not None:
+        if update.edited_message.chat.type != "private":
+            return None
+        return to_edit(connection_id, update.edited_message)
+    if update.message_reaction is not None:
+        if update.message_reaction.chat.type != "private":
+            return None
+        return to_reaction(connection_id, update.update_id, update.message_reaction)
+    if update.callback_query is not None:
+        return button_press_to_inbound(connection_id, update.callback_query)
+    return None
+
+
+async def handle_update(
+    sink: InboundSink, connection_id: ConnectionId, bot: Bot, update: Update
+) -> None:
+    """Return normally only when the update is safe to acknowledge."""
+    try:
+        event = _convert(connection_id, update)
+    except (UnsupportedUpdateError, ValueError, TypeError, AttributeError) as error:
+        raw = update.model_dump_json(exclude_none=True).encode()
+        await sink.reject(connection_id, raw, f"unreadable update {update.update_id}: {error}")
+        return
+    if event is None:
+        if update.my_chat_member is not None:
+            status = update.my_chat_member.new_chat_member.status
+            log.info(
+                "bot membership changed to %s", status, extra={"connection_id": connection_id}
+            )
+        else:
+            log.debug("update %s ignored (not a private chat message)", update.update_id)
+        return
+    await sink.accept(event)
+    if update.callback_query is not None:
+        try:
+            await bot.answer_callback_query(update.callback_query.id)
+        except Exception as error:  # noqa: BLE001 - the press is stored; the spinner is cosmetic
+            log.info("answerCallbackQuery failed: %s", type(error).__name__)
