@@ -120,22 +120,34 @@ class SupportsReactions(Protocol):
 
 
 class ChannelRegistry:
-    """The adapters this process runs, by name."""
+    """The adapters this process runs, by name.
 
-    def __init__(self, channels: dict[str, Channel] | None = None) -> None:
-        self._channels: dict[str, Channel] = dict(channels or {})
+    Adapters are registered as factories and built on first use, so that commands which never
+    touch a messenger (``status``) do not pay for importing its client library.
+    """
 
-    def register(self, channel: Channel) -> None:
-        self._channels[channel.name] = channel
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[], Channel]] = {}
+        self._channels: dict[str, Channel] = {}
+
+    def register(self, name: str, factory: Callable[[], Channel]) -> None:
+        self._factories[name] = factory
 
     def get(self, name: str) -> Channel:
-        try:
-            return self._channels[name]
-        except KeyError:
-            raise LookupError(f"no channel adapter named {name!r} is registered") from None
+        channel = self._channels.get(name)
+        if channel is None:
+            factory = self._factories.get(name)
+            if factory is None:
+                raise LookupError(f"no channel adapter named {name!r} is registered")
+            channel = self._channels[name] = factory()
+        return channel
 
     def __iter__(self) -> Iterator[Channel]:
-        return iter(self._channels.values())
+        return iter([self.get(name) for name in self.names()])
+
+    def built(self) -> list[Channel]:
+        """The adapters already in use (to stop them without building the others)."""
+        return list(self._channels.values())
 
     def names(self) -> list[str]:
-        return sorted(self._channels)
+        return sorted(self._factories)

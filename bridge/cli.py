@@ -21,7 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# Piped output (scripts, logs) gets wide lines instead of tables folded at 80 columns.
+out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True)
 T = TypeVar("T")
 

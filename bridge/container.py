@@ -10,7 +10,7 @@ import secrets
 
 from bridge.accounts import Accounts
 from bridge.amojo import AmojoClient
-from bridge.channel import ChannelConnection, ChannelRegistry
+from bridge.channel import Channel, ChannelConnection, ChannelRegistry
 from bridge.crypto import SecretBox
 from bridge.errors import ConfigError
 from bridge.ids import ConnectionId
@@ -23,7 +23,6 @@ from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings
 from bridge.worker import Worker
-from channels.telegram import TelegramChannel
 from storage import Store, create_engine, upgrade_to_head
 from storage.models import Connection
 
@@ -44,9 +43,7 @@ class Container:
             timeout=settings.amojo_timeout,
         )
         self.channels = ChannelRegistry()
-        self.channels.register(
-            TelegramChannel(settings.telegram_base, timeout=settings.telegram_timeout)
-        )
+        self.channels.register("telegram", self._telegram)
         self.metrics = Metrics()
         self.relay = Relay(self.store)
         base = settings.public_base or f"http://{settings.host}:{settings.port}"
@@ -72,6 +69,11 @@ class Container:
         )
         self.accounts = Accounts(self)
         self.started = False
+
+    def _telegram(self) -> Channel:
+        from channels.telegram import TelegramChannel
+
+        return TelegramChannel(self.settings.telegram_base, timeout=self.settings.telegram_timeout)
 
     def require_box(self) -> SecretBox:
         if self.box is None:
@@ -107,7 +109,7 @@ class Container:
         self.started = True
 
     async def stop(self) -> None:
-        for channel in self.channels:
+        for channel in self.channels.built():
             try:
                 await channel.stop()
             except Exception:

@@ -80,5 +80,5 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # aiogram logs request URLs at DEBUG (they carry the token); keep third parties quieter.
-    for noisy in ("aiogram", "aiohttp", "httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("aiogram", "aiohttp", "httpx", "httpcore", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

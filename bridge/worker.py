@@ -46,10 +46,24 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._running: dict[int, asyncio.Task[None]] = {}
         self.heartbeat = 0.0
+        # How many jobs ended, by outcome; ``wait_until`` lets callers (the sandbox, tests)
+        # wait for work to finish without polling.
+        self.outcomes: dict[str, int] = {"succeeded": 0, "retried": 0, "failed": 0}
+        self._progress = asyncio.Condition()
         store.on_enqueue(self.wake)
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    async def wait_until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within), self._progress:
+            await self._progress.wait_for(predicate)
+
+    async def _record(self, kind: str, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        self._on_outcome(kind, outcome)
+        async with self._progress:
+            self._progress.notify_all()
 
     @property
     def running(self) -> bool:
@@ -148,7 +162,7 @@ class Worker:
             return
         async with self._store.transaction() as uow:
             await queue.complete(uow.session, job.id)
-        self._on_outcome(job.kind, "succeeded")
+        await self._record(job.kind, "succeeded")
 
     async def _failed(self, job: JobContext, error: Exception, extra: dict[str, object]) -> None:
         async with self._store.transaction() as uow:
@@ -167,7 +181,7 @@ class Worker:
             )
             async with self._store.transaction() as uow:
                 await queue.retry_at(uow.session, job.id, time.time() + decision.retry_in, reason)
-            self._on_outcome(job.kind, "retried")
+            await self._record(job.kind, "retried")
             return
         log.error(
             "job %s failed for good after %d attempts: %s",
@@ -180,7 +194,7 @@ class Worker:
             await queue.fail(uow.session, job.id, reason)
             if job.connection_id:
                 await uow.set_connection_error(job.connection_id, reason)
-        self._on_outcome(job.kind, "failed")
+        await self._record(job.kind, "failed")
         handler = self._handlers.get(job.kind)
         if handler is not None and handler.on_dead is not None:
             try:

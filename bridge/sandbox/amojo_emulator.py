@@ -114,6 +114,7 @@ class AmojoEmulator(AmojoOperator):
         self._outage: tuple[float, int] | None = None
         self._release = asyncio.Event()
         self.hanging = 0  # requests held right now by hang_next
+        self.faults_served: list[str] = []  # request kinds answered by an injected fault
         self.app = self._build_app()
 
     # -- faults --------------------------------------------------------------------------------
@@ -143,6 +144,13 @@ class AmojoEmulator(AmojoOperator):
         return None if kinds is None else frozenset(kinds)
 
     def _take_fault(self, kind: str) -> _Fault | None:
+        fault = self._next_fault(kind)
+        if fault is not None:
+            self.faults_served.append(kind)
+            self._touch()
+        return fault
+
+    def _next_fault(self, kind: str) -> _Fault | None:
         if self._outage is not None:
             deadline, status = self._outage
             if time.monotonic() < deadline:

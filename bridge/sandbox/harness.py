@@ -65,9 +65,11 @@ def sandbox_settings(
 async def running_bridge(directory: Path, **overrides: Any) -> AsyncIterator[SandboxBridge]:
     """Both emulators and the bridge, each under uvicorn on its own loopback port."""
     async with AsyncExitStack() as stack:
+        # Each emulator's aclose() is registered after its server, so it runs first and
+        # releases held requests that would otherwise keep uvicorn from shutting down.
         telegram = TelegramEmulator()
-        stack.push_async_callback(telegram.aclose)
         telegram_server = await stack.enter_async_context(LoopbackServer(telegram.app))
+        stack.push_async_callback(telegram.aclose)
         bridge_server = LoopbackServer(None)
         public = overrides.pop("public_url", None)
         if public == "auto":
@@ -85,8 +87,8 @@ async def running_bridge(directory: Path, **overrides: Any) -> AsyncIterator[San
             channel_secret=probe.channel_secret.get_secret_value(),
             hook_url_template=f"{bridge_server.url}/amojo/webhook/:scope_id",
         )
-        stack.push_async_callback(amojo.aclose)
         amojo_server = await stack.enter_async_context(LoopbackServer(amojo.app))
+        stack.push_async_callback(amojo.aclose)
         settings = probe.model_copy(update={"amojo_url": amojo_server.url})
         container = Container(settings)
         bridge_server.set_app(create_app(container))

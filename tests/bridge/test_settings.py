@@ -22,13 +22,21 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     clean.setdefault("BRIDGE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
     return subprocess.run(
         [sys.executable, "-m", "bridge", *args],
-        env=clean, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env=clean,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 @pytest.mark.parametrize(
     ("missing", "name"),
-    [("BRIDGE_CHANNEL_ID", "BRIDGE_CHANNEL_ID"), ("BRIDGE_CHANNEL_SECRET", "BRIDGE_CHANNEL_SECRET")],
+    [
+        ("BRIDGE_CHANNEL_ID", "BRIDGE_CHANNEL_ID"),
+        ("BRIDGE_CHANNEL_SECRET", "BRIDGE_CHANNEL_SECRET"),
+    ],
 )
 def test_missing_required_setting(tmp_path: Path, missing: str, name: str) -> None:
     env = {k: v for k, v in VALID.items() if k != missing}

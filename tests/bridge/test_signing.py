@@ -32,9 +32,13 @@ def test_documented_connect_example_is_reproduced_byte_for_byte() -> None:
 
 def test_query_string_is_not_signed_and_get_uses_empty_md5() -> None:
     auth = AmojoAuth(SECRET, clock=lambda: parsedate_to_datetime(DATE))
-    with_query = next(auth.auth_flow(httpx.Request("GET", "https://h/v2/x/history?offset=0&limit=5")))
+    with_query = next(
+        auth.auth_flow(httpx.Request("GET", "https://h/v2/x/history?offset=0&limit=5"))
+    )
     without = next(auth.auth_flow(httpx.Request("GET", "https://h/v2/x/history")))
-    assert with_query.headers["Content-MD5"] == content_md5(b"") == "d41d8cd98f00b204e9800998ecf8427e"
+    assert (
+        with_query.headers["Content-MD5"] == content_md5(b"") == "d41d8cd98f00b204e9800998ecf8427e"
+    )
     assert with_query.headers["X-Signature"] == without.headers["X-Signature"]
 
 

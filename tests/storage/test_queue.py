@@ -8,7 +8,9 @@ from storage import Store, queue
 from storage.models import JobStatus
 
 
-async def enqueue(store: Store, n: int, lock_key: str | None, dedup: str | None = None) -> int | None:
+async def enqueue(
+    store: Store, n: int, lock_key: str | None, dedup: str | None = None
+) -> int | None:
     async with store.transaction() as uow:
         return await uow.enqueue("k", {"n": n}, lock_key=lock_key, dedup_key=dedup)
 

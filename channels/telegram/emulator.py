@@ -1,0 +1,389 @@
+"""A strict, stateful stand-in for the Telegram Bot API, served as a FastAPI app.
+
+The real aiogram client talks to it over real HTTP (``TelegramAPIServer.from_base(url)``), so
+the bridge's Telegram adapter is exercised down to the wire format: form, multipart and JSON
+bodies, Telegram's error envelopes and texts, getUpdates offsets and long polling, webhook
+delivery with retries, and file upload/download. Tests script customers (``user_sends_text``),
+inject faults (``fail_next``, ``hang_next``) and inspect what the bots did (``sent``, ``calls``).
+
+Layout: request decoding and validation rules in ``emulator_rules``, text markup in
+``emulator_markup``, stored state and the webhook sender in ``emulator_state``, Bot API methods
+in ``emulator_methods``; this module adds customer actions, fault injection and the HTTP
+surface. Call ``aclose()`` before the server stops: uvicorn waits for in-flight requests, and a
+request held by ``hang_next`` never finishes on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from channels.telegram.emulator_methods import CANONICAL, METHODS, Call
+from channels.telegram.emulator_rules import ApiError, Upload, parse_body
+from channels.telegram.emulator_state import (
+    ApiCall,
+    BotState,
+    ChatState,
+    EmulatorState,
+    FileRecord,
+    SentMessage,
+    WebhookDelivery,
+    quoted,
+    unix_now,
+)
+
+__all__ = [
+    "ApiCall",
+    "ApiError",
+    "BotState",
+    "FileRecord",
+    "SentMessage",
+    "TelegramEmulator",
+    "WebhookDelivery",
+]
+
+
+@dataclass
+class _Fault:
+    method: str | None  # lower-cased; None matches every method
+    remaining: int
+    kind: str  # "error", "server" or "hang"
+    bot_id: int | None
+    status: int = 0
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+
+
+def _html_error(status: int) -> HTMLResponse:
+    # The shape nginx in front of Telegram gives when the backend is down: not JSON at all.
+    title = f"{status} {HTTPStatus(status).phrase}"
+    page = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def _envelope(error: ApiError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "ok": False,
+        "error_code": error.status,
+        "description": error.description,
+    }
+    if error.parameters:
+        body["parameters"] = error.parameters
+    return JSONResponse(body, status_code=error.status)
+
+
+def _bot_id_of(token: str) -> int | None:
+    head = token.partition(":")[0]
+    return int(head) if head.isdigit() else None
+
+
+class TelegramEmulator(EmulatorState):
+    def __init__(
+        self, *, webhook_retry_base: float = 0.05, download_limit: int = 20 * 1024 * 1024
+    ) -> None:
+        super().__init__(webhook_retry_base=webhook_retry_base, download_limit=download_limit)
+        self._faults: list[_Fault] = []
+        self._release = asyncio.Event()
+        self.hanging = 0  # requests currently held by hang_next
+        self.app = FastAPI(title="Telegram Bot API emulator", openapi_url=None)
+        self.app.add_api_route("/bot{token}/{method}", self._api, methods=["GET", "POST"])
+        self.app.add_api_route("/file/bot{token}/{file_path:path}", self._download)
+
+    def sent_to(self, chat_id: int) -> list[SentMessage]:
+        return [s for s in self.sent if s.chat_id == chat_id]
+
+    # --- customer actions -----------------------------------------------------------------
+
+    def _user_chat(self, token: str, user_id: int) -> tuple[BotState, ChatState]:
+        if user_id in self.blocked:
+            raise ValueError(f"user {user_id} has blocked the bot; call unblock_user first")
+        bot = self.bot(token)
+        chat = self.chat(bot, user_id, create=True)
+        assert chat is not None
+        return bot, chat
+
+    def _existing(self, chat: ChatState, message_id: int) -> dict[str, Any]:
+        if message_id not in chat.messages:
+            raise ValueError(f"no message {message_id} in chat {chat.chat_id}")
+        return chat.messages[message_id]
+
+    def user_sends(self, token: str, user_id: int, **fields: Any) -> dict[str, Any]:
+        bot, chat = self._user_chat(token, user_id)
+        reply_to = fields.pop("reply_to_message_id", None)
+        for kind, value in list(fields.items()):
+            if isinstance(value, FileRecord):
+                fields[kind] = self.file_object(kind, value)
+        if reply_to is not None:
+            fields["reply_to_message"] = quoted(self._existing(chat, reply_to))
+        message = self.new_message(chat, self.users[user_id], **fields)
+        self.enqueue(bot, {"message": message})
+        return message
+
+    def user_sends_text(
+        self,
+        token: str,
+        user_id: int,
+        text: str,
+        *,
+        reply_to_message_id: int | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        return self.user_sends(
+            token, user_id, text=text, entities=entities, reply_to_message_id=reply_to_message_id
+        )
+
+    def user_edits(self, token: str, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+        bot, chat = self._user_chat(token, user_id)
+        original = self._existing(chat, message_id)
+        if original["from"]["id"] != user_id:
+            raise ValueError(f"message {message_id} was not written by user {user_id}")
+        edited = {**original, "text": text, "edit_date": unix_now()}
+        chat.messages[message_id] = edited
+        update: dict[str, Any] = {"edited_message": edited}
+        self.enqueue(bot, update)
+        return update
+
+    def user_reacts(
+        self, token: str, user_id: int, message_id: int, emoji: str | None
+    ) -> dict[str, Any]:
+        bot, chat = self._user_chat(token, user_id)
+        self._existing(chat, message_id)
+        new = [] if emoji is None else [{"type": "emoji", "emoji": emoji}]
+        old = chat.user_reactions.get(message_id, [])
+        chat.user_reactions[message_id] = new
+        update: dict[str, Any] = {
+            "message_reaction": {
+                "chat": chat.chat,
+                "message_id": message_id,
+                "user": self.users[user_id],
+                "date": unix_now(),
+                "old_reaction": old,
+                "new_reaction": new,
+            }
+        }
+        self.enqueue(bot, update)
+        return update
+
+    def user_presses_button(
+        self, token: str, user_id: int, message_id: int, data: str
+    ) -> dict[str, Any]:
+        bot, chat = self._user_chat(token, user_id)
+        message = self._existing(chat, message_id)
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        if not any(b.get("callback_data") == data for row in rows for b in row):
+            raise ValueError(f"message {message_id} has no callback button with data {data!r}")
+        query_id = str(secrets.randbits(63))
+        query = {
+            "id": query_id,
+            "from": self.users[user_id],
+            "message": message,
+            "chat_instance": str(hash((bot.bot_id, user_id)) & (2**63 - 1)),
+            "data": data,
+        }
+        self.callback_queries[query_id] = {"bot_id": bot.bot_id, "answered": False}
+        update: dict[str, Any] = {"callback_query": query}
+        self.enqueue(bot, update)
+        return update
+
+    def block_user(self, user_id: int) -> None:
+        self._set_blocked(user_id, blocked=True)
+
+    def unblock_user(self, user_id: int) -> None:
+        self._set_blocked(user_id, blocked=False)
+
+    def _set_blocked(self, user_id: int, *, blocked: bool) -> None:
+        if (user_id in self.blocked) == blocked:
+            return
+        (self.blocked.add if blocked else self.blocked.discard)(user_id)
+        # In private chats this is the one time Telegram sends my_chat_member.
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+        for (bot_id, chat_user), chat in self.chats.items():
+            if chat_user != user_id:
+                continue
+            bot = next(b for b in self.bots.values() if b.bot_id == bot_id)
+            member = {
+                "chat": chat.chat,
+                "from": self.users[user_id],
+                "date": unix_now(),
+                "old_chat_member": {"status": old, "user": bot.user},
+                "new_chat_member": {"status": new, "user": bot.user}
+                | ({"until_date": 0} if new == "kicked" else {}),
+            }
+            self.enqueue(bot, {"my_chat_member": member})
+        self.notify()
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def _add_fault(self, method: str | None, token: str | None, fault: _Fault) -> None:
+        fault.method = method.lower() if method else None
+        fault.bot_id = None if token is None else self.bot(token).bot_id
+        self._faults.append(fault)
+
+    def fail_next(
+        self,
+        method: str | None,
+        count: int = 1,
+        *,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+        token: str | None = None,
+    ) -> None:
+        parameters = {
+            k: v
+            for k, v in (("retry_after", retry_after), ("migrate_to_chat_id", migrate_to_chat_id))
+            if v is not None
+        }
+        fault = _Fault(None, count, "error", None, error_code, description, parameters or None)
+        self._add_fault(method, token, fault)
+
+    def fail_server_next(
+        self, method: str | None, count: int = 1, status: int = 502, *, token: str | None = None
+    ) -> None:
+        self._add_fault(method, token, _Fault(None, count, "server", None, status))
+
+    def hang_next(self, method: str | None, count: int = 1, *, token: str | None = None) -> None:
+        self._add_fault(method, token, _Fault(None, count, "hang", None))
+
+    def release_hung(self) -> None:
+        """Let held requests go on; they then take effect, like a request that was only slow."""
+        self._release.set()
+        self._release = asyncio.Event()
+
+    def _take_fault(self, method: str, bot: BotState) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method in (None, method.lower()) and fault.bot_id in (None, bot.bot_id):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    async def aclose(self) -> None:
+        """Stop webhook senders and answer held requests. Call it before the server stops:
+        uvicorn waits for in-flight requests, and a held one would never finish."""
+        await self.close_state()
+        self.release_hung()
+
+    # --- HTTP surface ---------------------------------------------------------------------------
+
+    async def _api(self, request: Request, token: str, method: str) -> Response:
+        bot = self.bots.get(token)
+        bot_id = bot.bot_id if bot else _bot_id_of(token)
+        name = CANONICAL.get(method.lower(), method)
+        params: dict[str, Any] = {}
+        try:
+            if bot is None:
+                raise ApiError(401, "Unauthorized")
+            data = parse_body(
+                request.headers.get("content-type", ""),
+                await request.body(),
+                list(request.query_params.multi_items()),
+            )
+            params = data.params
+            fault = self._take_fault(name, bot)
+            if fault is not None and fault.kind == "hang":
+                fault = await self._hold()
+            if fault is not None and fault.kind == "server":
+                self._record(bot_id, name, params, fault.status, "HTML error page")
+                return _html_error(fault.status)
+            if fault is not None:
+                raise ApiError(fault.status, fault.description, fault.parameters)
+            result = await self._dispatch(request, bot, name, params, data.uploads)
+        except ApiError as error:
+            self._record(bot_id, name, params, error.status, error.description)
+            return _envelope(error)
+        self._record(bot_id, name, params, 200, None)
+        return JSONResponse({"ok": True, "result": result})
+
+    async def _hold(self) -> _Fault | None:
+        """Wait for release_hung(); a request still held at aclose() ends as a bare 502."""
+        self.hanging += 1
+        self.notify()
+        try:
+            await self._release.wait()
+        finally:
+            self.hanging -= 1
+            self.notify()
+        return _Fault(None, 0, "server", None, 502) if self.closing else None
+
+    async def _dispatch(
+        self,
+        request: Request,
+        bot: BotState,
+        name: str,
+        params: dict[str, Any],
+        uploads: dict[str, Upload],
+    ) -> Any:
+        handler = METHODS.get(name)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        wait = bot.closed_until - time.monotonic()
+        if wait > 0:
+            raise ApiError(
+                429,
+                f"Too Many Requests: retry after {int(wait) + 1}",
+                {"retry_after": int(wait) + 1},
+            )
+        call = Call(self, bot, name, params, uploads, token=bot.token)
+        if name != "getUpdates":
+            return await handler(call)
+        # Only a long poll waits long enough for its client to give up; watch for that so an
+        # abandoned poll ends instead of keeping uvicorn from shutting down.
+        call.disconnected = asyncio.ensure_future(request.receive())
+        try:
+            return await handler(call)
+        finally:
+            call.disconnected.cancel()
+
+    def _record(
+        self,
+        bot_id: int | None,
+        method: str,
+        params: dict[str, Any],
+        status: int,
+        description: str | None,
+    ) -> None:
+        self.calls.append(ApiCall(bot_id, method, params, status, time.monotonic(), description))
+        self.notify()
+
+    async def _download(self, token: str, file_path: str) -> Response:
+        bot = self.bots.get(token)
+        if bot is None:
+            return _envelope(ApiError(401, "Unauthorized"))
+        record = self.files_by_path.get(file_path)
+        if record is None or record.bot_id != bot.bot_id:
+            return _envelope(ApiError(404, "Not Found"))
+        return Response(record.content, media_type=record.mime_type)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Telegram Bot API emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument(
+        "--bot", action="append", default=[], metavar="TOKEN:USERNAME", help="repeatable"
+    )
+    args = parser.parse_args(argv)
+    emulator = TelegramEmulator()
+    for spec in args.bot:
+        token, _, username = spec.rpartition(":")
+        emulator.add_bot(token, username)
+    uvicorn.run(emulator.app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

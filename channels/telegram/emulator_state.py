@@ -1,0 +1,478 @@
+"""State of the Telegram emulator: bots, users, chats, files, update queues and webhooks.
+
+Everything the fake Telegram "remembers" lives here, plus the webhook sender that drains the
+update queues. Customer actions and the HTTP surface are in ``emulator.py``; the Bot API
+methods in ``emulator_methods.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from channels.telegram.emulator_rules import DEFAULT_UPDATE_TYPES, bad_request, image_size
+
+# The cloud server's limits; local-mode servers lift them, which the emulator does not model.
+PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
+FILE_UPLOAD_LIMIT = 50 * 1024 * 1024
+PHOTO_URL_LIMIT = 5 * 1024 * 1024
+FILE_URL_LIMIT = 20 * 1024 * 1024
+THUMBNAIL_SIDE = 90
+HTTP_TIMEOUT = 10.0
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+@dataclass
+class FileRecord:
+    file_id: str
+    file_unique_id: str
+    file_size: int
+    file_path: str
+    content: bytes = field(repr=False)
+    mime_type: str
+    bot_id: int
+    kind: str | None = None  # photo, document, ...; None lets a file_id be sent as anything
+    file_name: str | None = None
+
+
+@dataclass
+class SentMessage:
+    token: str = field(repr=False)  # kept out of repr so assertion output never shows it
+    bot_id: int
+    method: str
+    chat_id: int
+    message_id: int
+    params: dict[str, Any]
+    message: dict[str, Any]
+    at: float
+
+
+@dataclass
+class ApiCall:
+    bot_id: int | None  # never the whole token: call logs end up in test output
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float
+    description: str | None = None
+
+    @property
+    def token(self) -> str:
+        """The bot id as text: the only part of the token the call log keeps."""
+        return str(self.bot_id)
+
+
+@dataclass
+class WebhookDelivery:
+    bot_id: int
+    update_id: int
+    status: int | None  # None: no HTTP answer at all (connection refused, timeout)
+    error: str | None
+    at: float
+
+
+@dataclass
+class Webhook:
+    url: str
+    secret_token: str | None
+    max_connections: int
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+@dataclass
+class ChatState:
+    bot_id: int
+    chat: dict[str, Any]
+    next_message_id: int = 1
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    user_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    bot_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def chat_id(self) -> int:
+        return int(self.chat["id"])
+
+
+@dataclass
+class BotState:
+    token: str = field(repr=False)
+    bot_id: int
+    username: str
+    first_name: str
+    next_update_id: int
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
+    webhook: Webhook | None = None
+    poll_generation: int = 0
+    closed_until: float = 0.0
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
+
+
+def unix_now() -> int:
+    return int(time.time())
+
+
+def _random_id(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(24)
+
+
+def _compact(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _file_base(record: FileRecord) -> dict[str, Any]:
+    return {
+        "file_id": record.file_id,
+        "file_unique_id": record.file_unique_id,
+        "file_size": record.file_size,
+    }
+
+
+def quoted(message: dict[str, Any]) -> dict[str, Any]:
+    # Telegram nests the replied-to message one level deep only.
+    return {k: v for k, v in message.items() if k != "reply_to_message"}
+
+
+class EmulatorState:
+    def __init__(self, *, webhook_retry_base: float, download_limit: int) -> None:
+        self.webhook_retry_base = webhook_retry_base
+        self.download_limit = download_limit
+        self.bots: dict[str, BotState] = {}
+        self.users: dict[int, dict[str, Any]] = {}
+        self.blocked: set[int] = set()
+        self.chats: dict[tuple[int, int], ChatState] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.files_by_path: dict[str, FileRecord] = {}
+        self.sent: list[SentMessage] = []
+        self.calls: list[ApiCall] = []
+        self.chat_actions: list[dict[str, Any]] = []
+        self.reactions_set: list[dict[str, Any]] = []
+        self.callback_answers: list[dict[str, Any]] = []
+        self.deleted: list[dict[str, Any]] = []
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        # Updates Telegram would never have created because allowed_updates excluded them.
+        self.dropped_updates: list[dict[str, Any]] = []
+        self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.closing = False
+        self._changed = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+        self._file_counter = 0
+
+    # --- change notification -----------------------------------------------------------------
+    # An Event swapped on every change rather than asyncio.Condition: customer actions are
+    # synchronous and cannot take the Condition's lock to notify.
+
+    def notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changed(self, within: float | None, *also: asyncio.Future[Any]) -> None:
+        """Sleep until the next state change, ``within`` seconds pass or any of ``also`` ends."""
+        changed = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait({changed, *also}, timeout=within, return_when="FIRST_COMPLETED")
+        finally:
+            changed.cancel()
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109 - part of the public API the tests code against
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                name = getattr(predicate, "__qualname__", repr(predicate))
+                raise TimeoutError(
+                    f"emulator: {name} still false after {timeout}s; {self.describe()}"
+                )
+            await self.wait_changed(remaining)
+
+    def describe(self) -> str:
+        calls = ", ".join(f"{c.method}->{c.status}" for c in self.calls[-8:])
+        sent = ", ".join(f"{s.method}(chat {s.chat_id}, #{s.message_id})" for s in self.sent[-5:])
+        queued = {b.username: len(b.updates) for b in self.bots.values()}
+        return f"last calls: [{calls}]; last sent: [{sent}]; queued updates: {queued}"
+
+    # --- world setup --------------------------------------------------------------------------
+
+    def add_bot(self, token: str, username: str, first_name: str = "Test Bot") -> BotState:
+        bot_id, sep, secret = token.partition(":")
+        if not (bot_id.isdigit() and sep and secret):
+            raise ValueError("a bot token looks like '<digits>:<secret>'")
+        # A fresh bot's update ids start anywhere; a fixed start would hide gap assumptions.
+        first_update = 100_000_000 + secrets.randbelow(800_000_000)
+        bot = BotState(token, int(bot_id), username, first_name, first_update)
+        self.bots[token] = bot
+        return bot
+
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
+        user = _compact(
+            id=user_id,
+            is_bot=False,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
+        )
+        self.users[user_id] = user
+        return user
+
+    def bot(self, token: str) -> BotState:
+        try:
+            return self.bots[token]
+        except KeyError:
+            raise ValueError("unknown bot token; call add_bot first") from None
+
+    def chat(self, bot: BotState, user_id: int, *, create: bool = False) -> ChatState | None:
+        key = (bot.bot_id, user_id)
+        if key not in self.chats and create:
+            user = self.users.get(user_id) or self.add_user(user_id, f"User{user_id}")
+            chat = {"id": user_id, "type": "private"}
+            for name in ("first_name", "last_name", "username"):
+                if name in user:
+                    chat[name] = user[name]
+            self.chats[key] = ChatState(bot.bot_id, chat)
+        return self.chats.get(key)
+
+    def new_message(
+        self, chat: ChatState, sender: dict[str, Any], **content: Any
+    ) -> dict[str, Any]:
+        message_id = chat.next_message_id
+        chat.next_message_id += 1
+        message = {
+            "message_id": message_id,
+            "from": sender,
+            "chat": chat.chat,
+            "date": unix_now(),
+            **{k: v for k, v in content.items() if v not in (None, [], "")},
+        }
+        chat.messages[message_id] = message
+        return message
+
+    # --- update queue -------------------------------------------------------------------------
+
+    def enqueue(
+        self, bot: BotState, update: dict[str, Any], *, filtered: bool = True
+    ) -> int | None:
+        kind = next((k for k in update if k != "update_id"), None)
+        if filtered and kind not in bot.allowed_updates:
+            self.dropped_updates.append(update)
+            self.notify()
+            return None
+        update_id = update.setdefault("update_id", bot.next_update_id)
+        bot.next_update_id = max(bot.next_update_id, int(update_id) + 1)
+        bot.updates.append(update)
+        self.notify()
+        return int(update_id)
+
+    def push_update(self, token: str, update: dict[str, Any]) -> int:
+        """Queue a raw update as given; it bypasses allowed_updates: the test asked for it."""
+        update_id = self.enqueue(self.bot(token), dict(update), filtered=False)
+        assert update_id is not None
+        return update_id
+
+    # --- files ------------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        token: str,
+        content: bytes,
+        *,
+        file_path: str | None = None,
+        mime_type: str = "application/octet-stream",
+    ) -> FileRecord:
+        bot = self.bot(token)
+        return self.store_file(
+            bot, content, kind=None, file_name=None, mime_type=mime_type, file_path=file_path
+        )
+
+    def store_file(
+        self,
+        bot: BotState,
+        content: bytes,
+        *,
+        kind: str | None,
+        file_name: str | None,
+        mime_type: str,
+        file_path: str | None = None,
+    ) -> FileRecord:
+        self._file_counter += 1
+        if file_path is None:
+            extension = mimetypes.guess_extension(mime_type) or ".bin"
+            folder = {"photo": "photos", "voice": "voice", "video": "videos"}.get(
+                kind or "", "documents"
+            )
+            file_path = f"{folder}/file_{self._file_counter}{extension}"
+        record = FileRecord(
+            file_id=_random_id("BQACAgIAAx"),
+            file_unique_id="AgAD" + secrets.token_urlsafe(9),
+            file_size=len(content),
+            file_path=file_path,
+            content=content,
+            mime_type=mime_type,
+            bot_id=bot.bot_id,
+            kind=kind,
+            file_name=file_name,
+        )
+        self.files[record.file_id] = record
+        self.files_by_path[file_path] = record
+        return record
+
+    def file_object(
+        self, kind: str, record: FileRecord, extra: dict[str, Any] | None = None
+    ) -> Any:
+        """The Message field (PhotoSize list, Document, Voice, ...) describing ``record``."""
+        extra = extra or {}
+        base = _file_base(record)
+        if kind == "photo":
+            width, height = image_size(record.content) or (512, 512)
+            sizes = [{**base, "width": width, "height": height}]
+            if max(width, height) > THUMBNAIL_SIDE:
+                # Real photos come with small previews first; a bridge that takes photo[0]
+                # instead of photo[-1] must get the wrong bytes here, as it would in production.
+                scale = THUMBNAIL_SIDE / max(width, height)
+                thumb = self.store_file(
+                    self._owner(record),
+                    b"thumbnail of " + record.file_unique_id.encode(),
+                    kind="photo",
+                    file_name=None,
+                    mime_type="image/jpeg",
+                )
+                thumb_side = {"width": round(width * scale), "height": round(height * scale)}
+                sizes.insert(
+                    0, {**_file_base(thumb), **{k: max(1, v) for k, v in thumb_side.items()}}
+                )
+            return sizes
+        duration = int(extra.get("duration") or 1)
+        named = _compact(**base, file_name=record.file_name, mime_type=record.mime_type)
+        if kind in ("video", "animation"):
+            width, height = int(extra.get("width") or 640), int(extra.get("height") or 360)
+            return {**named, "width": width, "height": height, "duration": duration}
+        if kind == "video_note":
+            return {**base, "length": int(extra.get("length") or 240), "duration": duration}
+        if kind == "voice":
+            return {**base, "duration": duration, "mime_type": record.mime_type}
+        if kind == "audio":
+            return {**named, "duration": duration}
+        if kind == "sticker":
+            width, height = image_size(record.content) or (512, 512)
+            sticker_type = {"type": "regular", "is_animated": False, "is_video": False}
+            return {**base, **sticker_type, "width": width, "height": height}
+        return named
+
+    def _owner(self, record: FileRecord) -> BotState:
+        return next(b for b in self.bots.values() if b.bot_id == record.bot_id)
+
+    async def fetch_url(self, url: str, limit: int) -> tuple[bytes, str]:
+        """Download what Telegram would fetch for a URL given instead of a file."""
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or parsed.host not in LOOPBACK_HOSTS:
+            # Loopback only, so that a test can never make the emulator reach the internet.
+            raise bad_request("wrong HTTP URL specified")
+        try:
+            response = await self.http.get(url, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise bad_request("failed to get HTTP URL content") from exc
+        if response.status_code != 200 or len(response.content) > limit:
+            raise bad_request("failed to get HTTP URL content")
+        mime = response.headers.get("content-type", "").split(";")[0].strip()
+        return response.content, mime or "application/octet-stream"
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            # trust_env off: a proxy from the environment must not sit between loopback peers.
+            self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False)
+        return self._http
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    def set_webhook(self, bot: BotState, webhook: Webhook | None) -> None:
+        if bot.webhook is not None and bot.webhook.task is not None:
+            bot.webhook.task.cancel()
+        bot.webhook = webhook
+        if webhook is not None:
+            webhook.task = asyncio.get_running_loop().create_task(self._deliver(bot, webhook))
+        self.notify()
+
+    async def _deliver(self, bot: BotState, webhook: Webhook) -> None:
+        failures = 0
+        while bot.webhook is webhook:
+            if not bot.updates:
+                await self.wait_changed(None)
+                continue
+            update = bot.updates[0]
+            status, error = await self._post_update(webhook, update)
+            self.webhook_deliveries.append(
+                WebhookDelivery(bot.bot_id, update["update_id"], status, error, time.monotonic())
+            )
+            if error is None:
+                if bot.updates and bot.updates[0] is update:
+                    bot.updates.pop(0)
+                failures = 0
+                self.notify()
+                continue
+            webhook.last_error_date, webhook.last_error_message = unix_now(), error
+            self.notify()
+            # Telegram retries the same update, doubling the pause; the next one waits behind it.
+            delay = min(self.webhook_retry_base * 2**failures, max(1.0, self.webhook_retry_base))
+            failures += 1
+            await asyncio.sleep(delay)
+
+    async def _post_update(
+        self, webhook: Webhook, update: dict[str, Any]
+    ) -> tuple[int | None, str | None]:
+        secret = webhook.secret_token
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        try:
+            response = await self.http.post(webhook.url, json=update, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"Connection failed: {type(exc).__name__}"
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        reason = response.reason_phrase or "Error"
+        return (
+            response.status_code,
+            f"Wrong response from the webhook: {response.status_code} {reason}",
+        )
+
+    async def close_state(self) -> None:
+        self.closing = True
+        tasks = [b.webhook.task for b in self.bots.values() if b.webhook and b.webhook.task]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self.notify()

@@ -1,0 +1,129 @@
+"""The CLI as an admin runs it: a real subprocess against emulators listening on loopback."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.crypto import generate_key
+from bridge.sandbox.amojo_emulator import AmojoEmulator
+from bridge.sandbox.loopback import LoopbackServer
+from channels.telegram.emulator import TelegramEmulator
+
+TOKEN = "4242777:CLI-test-token-abcdefghijklmnop"
+ACCOUNT = "1b7c2b44-51e2-4a5f-8d8d-6b6f0c6d3a11"
+
+
+@dataclass
+class Env:
+    vars: dict[str, str]
+    cwd: Path
+    amojo: AmojoEmulator
+    telegram: TelegramEmulator
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    channel_id, channel_secret = str(uuid.uuid4()), uuid.uuid4().hex + "abcdefgh"
+    telegram = TelegramEmulator()
+    telegram.add_bot(TOKEN, "cli_shop_bot", "CLI Shop")
+    amojo = AmojoEmulator(channel_id=channel_id, channel_secret=channel_secret)
+    async with LoopbackServer(telegram.app) as tg, LoopbackServer(amojo.app) as am:
+        variables = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        variables.update(
+            BRIDGE_CHANNEL_ID=channel_id,
+            BRIDGE_CHANNEL_SECRET=channel_secret,
+            BRIDGE_SECRET_KEY=generate_key(),
+            BRIDGE_AMOJO_URL=am.url,
+            BRIDGE_TELEGRAM_API_URL=tg.url,
+            BRIDGE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}",
+        )
+        yield Env(variables, tmp_path, amojo, telegram)
+        await amojo.aclose()
+        await telegram.aclose()
+
+
+async def cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bridge",
+        *args,
+        env=env.vars,
+        cwd=env.cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr.decode())
+
+
+async def test_connect_prints_scope_and_is_idempotent(env: Env) -> None:
+    first = await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    assert first.returncode == 0, first.stderr
+    scope_id = f"{env.vars['BRIDGE_CHANNEL_ID']}_{ACCOUNT}"
+    assert first.stdout.strip() == scope_id
+    again = await cli(
+        env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN, "--title", "Renamed"
+    )
+    assert again.returncode == 0, again.stderr
+    rows = (
+        sqlite3.connect(env.cwd / "bridge.db")
+        .execute("SELECT scope_id, title, token_encrypted FROM connection")
+        .fetchall()
+    )
+    assert len(rows) == 1
+    assert rows[0][:2] == (scope_id, "Renamed")
+    assert TOKEN not in rows[0][2]
+    database = (
+        (env.cwd / "bridge.db").read_bytes() + (env.cwd / "bridge.db-wal").read_bytes()
+        if (env.cwd / "bridge.db-wal").exists()
+        else (env.cwd / "bridge.db").read_bytes()
+    )
+    assert TOKEN.encode() not in database
+    assert TOKEN not in first.stdout + first.stderr + again.stdout + again.stderr
+    assert [c.account_id for c in env.amojo.connections.values()] == [ACCOUNT]
+
+
+async def test_connect_with_a_bad_token_says_so_in_one_line(env: Env) -> None:
+    result = await cli(
+        env, "connect", "--account-id", ACCOUNT, "--telegram-token", "4242777:wrong-secret-part"
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "token" in result.stderr.lower()
+    assert "wrong-secret-part" not in result.stderr
+    assert env.amojo.connections == {}  # amoCRM is not touched with a bad bot
+
+
+async def test_status_lists_the_connection(env: Env) -> None:
+    assert (
+        await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    ).returncode == 0
+    result = await cli(env, "status")
+    assert result.returncode == 0, result.stderr
+    for expected in (ACCOUNT, "@cli_shop_bot", "polling", "active"):
+        assert expected in result.stdout
+
+
+async def test_disconnect_keeps_history_and_marks_the_connection(env: Env) -> None:
+    assert (
+        await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    ).returncode == 0
+    result = await cli(env, "disconnect", "--account-id", ACCOUNT)
+    assert result.returncode == 0, result.stderr
+    [record] = env.amojo.connections.values()
+    assert record.connected is False
+    status = await cli(env, "status")
+    assert "disconnected" in status.stdout
