@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from aiogram.exceptions import TelegramAPIError
-from aiogram.methods import DeleteWebhook, SetWebhook
+from aiogram.methods import DeleteWebhook, SetWebhook, TelegramMethod
 from aiogram.types import Message, ReactionTypeEmoji, Update
 
 from bridge.channel import (
@@ -36,6 +36,7 @@ from channels.telegram.receiver import PollingReceiver
 from channels.telegram.webhook import WebhookTarget, create_webhook_app
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TelegramChannel:
@@ -143,12 +144,11 @@ class TelegramChannel:
     async def send(
         self, connection_id: ConnectionId, chat: ExternalChatId, message: OutboundMessage
     ) -> DeliveryReceipt:
-        bot = self._bots.get(connection_id)
         chat_id = parse_chat_id(chat)
         sent: list[str] = []
         for method in to_methods(chat_id, message):
             try:
-                result = await bot(method)
+                result = await self._call(connection_id, chat_id, method)
             except Exception as error:
                 if sent:
                     # Part of the message is out; say exactly what is missing.
@@ -161,6 +161,12 @@ class TelegramChannel:
             if isinstance(result, Message):
                 sent.append(make_message_id(chat_id, result.message_id))
         return DeliveryReceipt(tuple(sent))  # type: ignore[arg-type]
+
+    async def _call(
+        self, connection_id: ConnectionId, chat_id: int, method: TelegramMethod[T]
+    ) -> T:
+        """Every Bot API call that writes to a chat goes through here (rate limits live here)."""
+        return await self._bots.get(connection_id)(method)
 
     async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None:
         try:
