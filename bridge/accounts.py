@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bridge.errors import BridgeError, ConfigError
 from bridge.ids import ConnectionId
-from storage.models import Connection, ConnectionMode, ConnectionState
+from storage.models import Connection, ConnectionMode, ConnectionState, JobStatus
 
 if TYPE_CHECKING:
     from bridge.container import Container
@@ -34,6 +34,15 @@ class StatusRow:
     queued: int
     failed: int
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    job_id: int
+    kind: str
+    account_id: str
+    attempts: int
+    last_error: str
 
 
 class Accounts:
@@ -133,3 +142,19 @@ class Accounts:
                 )
             )
         return result
+
+    async def failed_jobs(self, limit: int = 20) -> list[FailedJob]:
+        """The newest jobs that failed for good: what ``amo-bridge retry`` can replay."""
+        async with self._c.store.transaction() as uow:
+            accounts = {row.id: row.amojo_account_id for row in await uow.connections()}
+            jobs = await uow.jobs(status=JobStatus.FAILED, newest_first=True, limit=limit)
+        return [
+            FailedJob(
+                job.id or 0,
+                job.kind,
+                accounts.get(job.connection_id or "", ""),
+                job.attempts,
+                job.last_error or "",
+            )
+            for job in jobs
+        ]

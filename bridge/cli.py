@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -73,6 +74,10 @@ def serve() -> None:
             timeout_graceful_shutdown=5,
         )
     )
+    # uvicorn re-raises the signal it caught once it has shut down; with these handlers in
+    # place that re-raise is a no-op, so a drained bridge exits 0 as promised.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, lambda *_: None)
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -127,19 +132,20 @@ def disconnect(
 @app.command()
 def status() -> None:
     """One row per connection: account, scope, bot, mode, in/out, queued, failed, last error."""
+    from bridge.accounts import FailedJob, StatusRow
     from bridge.container import Container
 
     settings = _setup()
 
-    async def run() -> list:  # type: ignore[type-arg]
+    async def run() -> tuple[list[StatusRow], list[FailedJob]]:
         container = Container(settings)
         try:
             await container.migrate()
-            return await container.accounts.status()
+            return await container.accounts.status(), await container.accounts.failed_jobs()
         finally:
             await container.close()
 
-    rows = _run(run)
+    rows, failed = _run(run)
     table = Table(title="amo-chat-bridge connections")
     for column in (
         "account",
@@ -171,6 +177,15 @@ def status() -> None:
         out.print("no connections yet: run amo-bridge connect")
         return
     out.print(table)
+    if failed:
+        dead = Table(title="failed for good (replay with: amo-bridge retry --job-id N)")
+        for column in ("job", "kind", "account", "attempts", "error"):
+            dead.add_column(column, overflow="fold")
+        for job in failed:
+            dead.add_row(
+                str(job.job_id), job.kind, job.account_id, str(job.attempts), job.last_error
+            )
+        out.print(dead)
 
 
 @app.command()

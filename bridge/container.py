@@ -41,6 +41,7 @@ class Container:
             str(settings.channel_id),
             settings.channel_secret.get_secret_value(),
             timeout=settings.amojo_timeout,
+            rate=settings.amojo_rate,
         )
         self.channels = ChannelRegistry()
         self.channels.register("telegram", self._telegram)
@@ -73,7 +74,14 @@ class Container:
     def _telegram(self) -> Channel:
         from channels.telegram import TelegramChannel
 
-        return TelegramChannel(self.settings.telegram_base, timeout=self.settings.telegram_timeout)
+        settings = self.settings
+        return TelegramChannel(
+            settings.telegram_base,
+            timeout=settings.telegram_timeout,
+            chat_rate=settings.telegram_chat_rate,
+            chat_burst=settings.telegram_chat_burst,
+            bot_rate=settings.telegram_bot_rate,
+        )
 
     def require_box(self) -> SecretBox:
         if self.box is None:
@@ -109,15 +117,20 @@ class Container:
         self.started = True
 
     async def stop(self) -> None:
+        """Stop receiving first, then let the workers drain, then release everything."""
+        await self._stop_channels()
+        await self.worker.stop()
+        await self.close()
+        self.started = False
+
+    async def _stop_channels(self) -> None:
         for channel in self.channels.built():
             try:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
-        await self.worker.stop()
-        await self.close()
-        self.started = False
 
     async def close(self) -> None:
+        await self._stop_channels()
         await self.amojo.aclose()
         await self.store.close()

@@ -193,6 +193,10 @@ class UnitOfWork:
         statement = select(MessageLink).where(MessageLink.amojo_msgid == amojo_msgid)
         return (await self.session.execute(statement)).scalars().first()
 
+    async def link_by_bridge_msgid(self, bridge_msgid: str) -> MessageLink | None:
+        statement = select(MessageLink).where(MessageLink.bridge_msgid == bridge_msgid)
+        return (await self.session.execute(statement)).scalars().first()
+
     async def link_by_external(
         self, conversation_id: int, external_message_id: str, direction: Direction | None = None
     ) -> MessageLink | None:
@@ -211,6 +215,16 @@ class UnitOfWork:
         )
 
     # -- jobs ----------------------------------------------------------------------------------
+    async def waiting_jobs(self, kind: str, lock_key: str) -> list[Job]:
+        """Jobs of one kind still queued behind a lock key, oldest first (a job may look at
+        the work waiting behind it, e.g. the rest of an album)."""
+        statement = (
+            select(Job)
+            .where(Job.kind == kind, Job.lock_key == lock_key, Job.status == JobStatus.TODO)
+            .order_by(Job.id)  # type: ignore[arg-type]
+        )
+        return list((await self.session.execute(statement)).scalars())
+
     async def enqueue(self, kind: str, payload: dict[str, Any], **options: Any) -> int | None:
         job_id = await queue.enqueue(self.session, kind, payload, **options)
         if job_id is not None:
@@ -229,9 +243,15 @@ class UnitOfWork:
         return await self.session.get(Job, job_id, populate_existing=True)
 
     async def jobs(
-        self, *, status: JobStatus | None = None, kind: str | None = None, limit: int = 100
+        self,
+        *,
+        status: JobStatus | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[Job]:
-        statement = select(Job).order_by(Job.id).limit(limit)  # type: ignore[arg-type]
+        order = Job.id.desc() if newest_first else Job.id  # type: ignore[union-attr]
+        statement = select(Job).order_by(order).limit(limit)
         if status is not None:
             statement = statement.where(Job.status == status)
         if kind is not None:

@@ -17,7 +17,7 @@ from storage import Store, create_engine, upgrade_to_head
 
 PG_URL = os.environ.get("BRIDGE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = bool(os.environ.get("CI"))
-FAST_RETRY = {"retry_base": 0.05, "retry_cap": 0.5, "amojo_timeout": 2.0}
+FAST_RETRY = {"retry_base": 0.05, "retry_cap": 0.5, "retry_max_attempts": 60, "amojo_timeout": 2.0}
 
 
 # -- network guard: tests talk to loopback only ------------------------------------------------

@@ -14,6 +14,7 @@ from bridge.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
+from bridge.ratelimit import TokenBucket
 
 PREFIX = "/v2/origin/custom"
 
@@ -81,13 +82,21 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 class AmojoClient:
-    def __init__(self, http: httpx.AsyncClient, channel_id: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, channel_id: str, limiter: TokenBucket | None = None
+    ) -> None:
         self._http = http
         self.channel_id = channel_id
+        self._limiter = limiter
 
     @classmethod
     def create(
-        cls, base_url: str, channel_id: str, channel_secret: str, timeout: float = 10.0
+        cls,
+        base_url: str,
+        channel_id: str,
+        channel_secret: str,
+        timeout: float = 10.0,
+        rate: float = 0.0,
     ) -> AmojoClient:
         http = httpx.AsyncClient(
             base_url=base_url,
@@ -96,7 +105,8 @@ class AmojoClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             headers={"User-Agent": "amo-chat-bridge"},
         )
-        return cls(http, channel_id)
+        limiter = TokenBucket(rate, max(1.0, rate * 2)) if rate > 0 else None
+        return cls(http, channel_id, limiter)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -199,6 +209,8 @@ class AmojoClient:
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         content = encode(body) if body is not None else b""
+        if self._limiter is not None:
+            await self._limiter.acquire()
         try:
             response = await self._http.request(method, path, content=content, params=params)
         except httpx.TimeoutException as error:

@@ -21,6 +21,7 @@ from rich.console import Console
 from bridge.container import Container
 from bridge.crypto import generate_key
 from bridge.sandbox.amojo_emulator import AmojoEmulator
+from bridge.sandbox.fault_proxy import FaultProxy
 from bridge.sandbox.loopback import LoopbackServer
 from bridge.settings import Settings
 from bridge.web.app import create_app
@@ -41,6 +42,7 @@ class SandboxBridge:
     telegram_url: str
     amojo_url: str
     bridge_url: str
+    amojo_proxy: FaultProxy | None = None
 
 
 def sandbox_settings(
@@ -62,8 +64,13 @@ def sandbox_settings(
 
 
 @asynccontextmanager
-async def running_bridge(directory: Path, **overrides: Any) -> AsyncIterator[SandboxBridge]:
-    """Both emulators and the bridge, each under uvicorn on its own loopback port."""
+async def running_bridge(
+    directory: Path, *, proxy_amojo: bool = False, **overrides: Any
+) -> AsyncIterator[SandboxBridge]:
+    """Both emulators and the bridge, each under uvicorn on its own loopback port.
+
+    ``proxy_amojo`` puts a FaultProxy between the bridge and the Chats API emulator.
+    """
     async with AsyncExitStack() as stack:
         # Each emulator's aclose() is registered after its server, so it runs first and
         # releases held requests that would otherwise keep uvicorn from shutting down.
@@ -89,7 +96,12 @@ async def running_bridge(directory: Path, **overrides: Any) -> AsyncIterator[San
         )
         amojo_server = await stack.enter_async_context(LoopbackServer(amojo.app))
         stack.push_async_callback(amojo.aclose)
-        settings = probe.model_copy(update={"amojo_url": amojo_server.url})
+        proxy = None
+        amojo_url = amojo_server.url
+        if proxy_amojo:
+            proxy = await stack.enter_async_context(FaultProxy("127.0.0.1", amojo_server.port))
+            amojo_url = proxy.url
+        settings = probe.model_copy(update={"amojo_url": amojo_url})
         container = Container(settings)
         bridge_server.set_app(create_app(container))
         await stack.enter_async_context(bridge_server)
@@ -101,6 +113,7 @@ async def running_bridge(directory: Path, **overrides: Any) -> AsyncIterator[San
             telegram_server.url,
             amojo_server.url,
             bridge_server.url,
+            proxy,
         )
 
 

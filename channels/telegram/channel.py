@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import ClassVar, TypeVar
 
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import DeleteWebhook, SetWebhook, TelegramMethod
 from aiogram.types import Message, ReactionTypeEmoji, Update
 
@@ -21,6 +21,7 @@ from bridge.channel import (
 from bridge.errors import PermanentDeliveryError
 from bridge.ids import ConnectionId, ExternalChatId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
+from bridge.ratelimit import KeyedBuckets
 from channels.telegram.bots import BotPool
 from channels.telegram.errors import map_error
 from channels.telegram.handlers import ALLOWED_UPDATES, handle_update
@@ -43,8 +44,21 @@ class TelegramChannel:
     name: ClassVar[str] = "telegram"
     capabilities = ChannelCapabilities(typing=True, reactions=True, edits=True, buttons=True)
 
-    def __init__(self, api_url: str, *, timeout: float = 30.0, poll_timeout: int = 25) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        timeout: float = 30.0,
+        poll_timeout: int = 25,
+        chat_rate: float = 1.0,
+        chat_burst: int = 5,
+        bot_rate: float = 30.0,
+    ) -> None:
         self._bots = BotPool(api_url, timeout)
+        # Telegram allows about 1 message/s per chat (short bursts pass) and about 30/s per
+        # bot; waiting here is cheaper than a 429 that blocks the chat for retry_after.
+        self._chat_limits = KeyedBuckets(chat_rate, chat_burst)
+        self._bot_limits = KeyedBuckets(bot_rate, max(1.0, bot_rate))
         self._poll_timeout = poll_timeout
         self._sink: InboundSink | None = None
         self._connections: dict[ConnectionId, ChannelConnection] = {}
@@ -166,7 +180,15 @@ class TelegramChannel:
         self, connection_id: ConnectionId, chat_id: int, method: TelegramMethod[T]
     ) -> T:
         """Every Bot API call that writes to a chat goes through here (rate limits live here)."""
-        return await self._bots.get(connection_id)(method)
+        bot = self._bots.get(connection_id)
+        chat_bucket = self._chat_limits.bucket(f"{connection_id}:{chat_id}")
+        await chat_bucket.acquire()
+        await self._bot_limits.acquire(connection_id)
+        try:
+            return await bot(method)
+        except TelegramRetryAfter as error:
+            chat_bucket.penalize(float(error.retry_after))
+            raise
 
     async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None:
         try:

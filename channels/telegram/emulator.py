@@ -89,6 +89,11 @@ def _bot_id_of(token: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+async def _client_gone(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 class TelegramEmulator(EmulatorState):
     def __init__(
         self, *, webhook_retry_base: float = 0.05, download_limit: int = 20 * 1024 * 1024
@@ -296,7 +301,7 @@ class TelegramEmulator(EmulatorState):
             params = data.params
             fault = self._take_fault(name, bot)
             if fault is not None and fault.kind == "hang":
-                fault = await self._hold()
+                fault = await self._hold(request)
             if fault is not None and fault.kind == "server":
                 self._record(bot_id, name, params, fault.status, "HTML error page")
                 return _html_error(fault.status)
@@ -309,16 +314,30 @@ class TelegramEmulator(EmulatorState):
         self._record(bot_id, name, params, 200, None)
         return JSONResponse({"ok": True, "result": result})
 
-    async def _hold(self) -> _Fault | None:
-        """Wait for release_hung(); a request still held at aclose() ends as a bare 502."""
+    async def _hold(self, request: Request) -> _Fault | None:
+        """Wait for release_hung(); a request still held at aclose() ends as a bare 502.
+
+        A client that gives up first (its timeout) leaves a request that never takes
+        effect: the case where a timed-out send did not reach Telegram's backend.
+        """
         self.hanging += 1
         self.notify()
+        released = asyncio.ensure_future(self._release.wait())
+        gone = asyncio.ensure_future(_client_gone(request))
         try:
-            await self._release.wait()
+            await asyncio.wait({released, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            released.cancel()
+            gone.cancel()
             self.hanging -= 1
             self.notify()
-        return _Fault(None, 0, "server", None, 502) if self.closing else None
+        if self.closing or not released.done() or released.cancelled():
+            return _Fault(None, 0, "server", None, 502)
+        return None
+
+    def clear_faults(self) -> None:
+        """Forget every fault still armed (the outage is over)."""
+        self._faults.clear()
 
     async def _dispatch(
         self,
