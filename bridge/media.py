@@ -27,7 +27,10 @@ class MediaLinks:
         self._base = base_url.rstrip("/")
         self._ttl = ttl
 
-    def url_for(self, connection_id: str, attachment: Attachment) -> str:
+    def url_for(
+        self, connection_id: str, attachment: Attachment, *, now: float | None = None
+    ) -> str:
+        """``now`` (a Unix time) lets a test make a link that has already expired."""
         if self._box is None:
             raise RuntimeError("media links need BRIDGE_SECRET_KEY")
         claims: dict[str, object] = {
@@ -37,7 +40,7 @@ class MediaLinks:
         }
         if attachment.mime_type:
             claims["m"] = attachment.mime_type
-        return f"{self._base}/media/{self._box.sign_media(claims, self._ttl)}"
+        return f"{self._base}/media/{self._box.sign_media(claims, self._ttl, now)}"
 
     def resolve(self, token: str) -> MediaClaim:
         """Raises crypto.MediaTokenError (tampered) or MediaTokenExpiredError (too old)."""

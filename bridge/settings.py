@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     media_link_ttl: int = Field(default=7 * 24 * 3600, gt=0)
     job_lease: float = Field(default=120.0, gt=0)
     telegram_chat_rate: float = Field(default=1.0, gt=0)
-    telegram_chat_burst: int = Field(default=5, ge=1)
+    telegram_chat_burst: int = Field(default=3, ge=1)
     telegram_bot_rate: float = Field(default=30.0, gt=0)
     amojo_rate: float = Field(default=50.0, ge=0)  # requests/s to the Chats API; 0 = unlimited
     retry_base: float = Field(default=2.0, gt=0)

@@ -14,6 +14,7 @@ from bridge.web.deps import ContainerDep
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+DEFAULT_TYPE = "application/octet-stream"
 
 
 @router.get("/media/{token}")
@@ -36,9 +37,17 @@ async def media(token: str, container: ContainerDep) -> Response:
         log.warning("media not available: %s", error, extra={"connection_id": connection.id})
         return JSONResponse({"error": "the file is not available"}, status_code=404)
     name = claim.file_name or stream.file_name
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    headers = {"Content-Disposition": content_disposition(name)}
     if stream.size:
         headers["Content-Length"] = str(stream.size)
-    return StreamingResponse(
-        stream.chunks, media_type=claim.mime_type or stream.content_type, headers=headers
+    # The type the customer's message declared beats a guess from Telegram's file path.
+    media_type = claim.mime_type or stream.content_type or DEFAULT_TYPE
+    return StreamingResponse(stream.chunks, media_type=media_type, headers=headers)
+
+
+def content_disposition(name: str) -> str:
+    """An ASCII fallback for old clients plus the exact UTF-8 name (RFC 6266 / 5987)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
     )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

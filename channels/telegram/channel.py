@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from collections.abc import AsyncIterator
 from typing import ClassVar, TypeVar
 
@@ -239,4 +240,5 @@ class TelegramChannel:
                 ) from None
 
         name = file.file_path.rsplit("/", 1)[-1]
-        return MediaStream("application/octet-stream", name, file.file_size, chunks())
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return MediaStream(content_type, name, file.file_size, chunks())

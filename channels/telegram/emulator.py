@@ -307,6 +307,7 @@ class TelegramEmulator(EmulatorState):
                 return _html_error(fault.status)
             if fault is not None:
                 raise ApiError(fault.status, fault.description, fault.parameters)
+            self._check_flood(bot, name, params)
             result = await self._dispatch(request, bot, name, params, data.uploads)
         except ApiError as error:
             self._record(bot_id, name, params, error.status, error.description)
@@ -334,6 +335,28 @@ class TelegramEmulator(EmulatorState):
         if self.closing or not released.done() or released.cancelled():
             return _Fault(None, 0, "server", None, 502)
         return None
+
+    def enforce_chat_limit(self, rate: float, burst: int) -> None:
+        """Answer 429 like Telegram when a bot sends to one chat faster than ``rate`` per
+        second after a burst of ``burst`` (off unless a test turns it on)."""
+        self._flood_limit = (rate, burst)
+        self._flood: dict[tuple[int, str], tuple[float, float]] = {}
+
+    def _check_flood(self, bot: BotState, name: str, params: dict[str, Any]) -> None:
+        limit = getattr(self, "_flood_limit", None)
+        if limit is None or not name.startswith("send") or name == "sendChatAction":
+            return
+        rate, burst = limit
+        key = (bot.bot_id, str(params.get("chat_id")))
+        now = time.monotonic()
+        tokens, stamp = self._flood.get(key, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - stamp) * rate)
+        if tokens < 1:
+            retry_after = int((1 - tokens) / rate) + 1
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        self._flood[key] = (tokens - 1, now)
 
     def clear_faults(self) -> None:
         """Forget every fault still armed (the outage is over)."""
