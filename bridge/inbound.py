@@ -10,27 +10,35 @@ from bridge.amojo import AmojoClient, AmojoRejectedError
 from bridge.jobs import JobContext, JobHandler, payload_to_event
 from bridge.media import MediaLinks
 from bridge.messages import InboundEdit, InboundMessage, InboundReaction
-from bridge.relay import message_key, participant_key
+from bridge.relay import participant_key
 from storage import Store
 from storage.models import Connection, Contact, Conversation, DeliveryStatus, Direction
 
 log = logging.getLogger(__name__)
 
 
-def message_body(event: InboundMessage, media: MediaLinks, connection_id: str) -> dict[str, Any]:
-    """The Chats API ``message`` object for a customer message (text, media, place, contact)."""
-    text = event.text or ""
-    if event.location is not None:
-        location = {"lon": float(event.location.lon), "lat": float(event.location.lat)}
-        return {"type": "location", "text": event.location.title or text, "location": location}
-    if event.contact is not None:
+# Fields an embedded (quoted or forwarded) message may carry besides its ids (spec §4.4).
+EMBEDDED_FIELDS = ("type", "text", "file_name", "file_size", "media_duration", "location")
+EMBEDDED_FIELDS += ("contact",)
+
+
+def message_body(
+    content: InboundMessage | InboundEdit, media: MediaLinks, connection_id: str
+) -> dict[str, Any]:
+    """The Chats API ``message`` object for what a customer wrote (text, media, place,
+    contact); an edit gets the same object, so a picture stays a picture."""
+    text = content.text or ""
+    if content.location is not None:
+        location = {"lon": float(content.location.lon), "lat": float(content.location.lat)}
+        return {"type": "location", "text": content.location.title or text, "location": location}
+    if content.contact is not None:
         return {
             "type": "contact",
             "text": text,
-            "contact": {"name": event.contact.name, "phone": event.contact.phone},
+            "contact": {"name": content.contact.name, "phone": content.contact.phone},
         }
-    if event.attachments:
-        attachment = event.attachments[0]
+    if content.attachments:
+        attachment = content.attachments[0]
         body: dict[str, Any] = {
             "type": attachment.kind.value,
             "text": text,
@@ -44,6 +52,15 @@ def message_body(event: InboundMessage, media: MediaLinks, connection_id: str) -
             body["sticker_id"] = attachment.sticker_id
         return body
     return {"type": "text", "text": text or "(empty message)"}
+
+
+def forwarded(event: InboundMessage, body: dict[str, Any]) -> dict[str, Any]:
+    """``forwards`` for a forwarded message: the original described in full (Telegram says who
+    wrote it and when, but not which message it was), the author by name."""
+    embedded = {key: body[key] for key in EMBEDDED_FIELDS if key in body}
+    embedded |= _timestamps((event.forwarded_at or event.sent_at).timestamp())
+    embedded["sender"] = {"name": event.forwarded_from}
+    return {"messages": [embedded]}
 
 
 class InboundDelivery:
@@ -87,28 +104,51 @@ class InboundDelivery:
                     status=DeliveryStatus.DELIVERED,
                     last_error=None,
                 )
-        elif isinstance(event, InboundEdit):
+            return
+        # Edits and reactions name an earlier message: find it on either side.
+        target = await self._target(conversation, event.message)
+        if target is None:
+            log.info(
+                "%s of a message amoCRM never got; nothing to change",
+                "edit" if isinstance(event, InboundEdit) else "reaction",
+                extra={"connection_id": connection.id},
+            )
+            return
+        if isinstance(event, InboundEdit):
             await self._amojo.edit_message(
                 connection.scope_id,
                 {
                     **_timestamps(event.edited_at.timestamp()),
-                    "msgid": message_key(
-                        connection.channel, connection.external_account_id, event.message
-                    ),
+                    **target,
                     "conversation_id": conversation.amojo_conversation_id,
-                    "message": {"type": "text", "text": event.text or ""},
+                    "message": message_body(event, self._media, connection.id),
                 },
             )
-        elif isinstance(event, InboundReaction):
+        else:
+            assert isinstance(event, InboundReaction)
             await self._amojo.react(
                 connection.scope_id,
                 conversation.amojo_conversation_id,
                 sender_id,
-                msgid=message_key(
-                    connection.channel, connection.external_account_id, event.message
-                ),
+                msgid=target.get("msgid"),
+                amojo_msgid=target.get("id"),
                 emoji=event.emoji,
             )
+
+    async def _target(
+        self, conversation: Conversation, external_message_id: str
+    ) -> dict[str, str] | None:
+        """How the Chats API names a message of this chat: ``msgid`` (ours) for a customer's
+        message, ``id`` (amoCRM's) for an operator's; None when amoCRM does not have it."""
+        assert conversation.id is not None
+        async with self._store.transaction() as uow:
+            link = await uow.link_by_external(conversation.id, external_message_id)
+        if link is None:
+            return None
+        if link.direction == Direction.IN:
+            delivered = link.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+            return {"msgid": link.bridge_msgid} if link.bridge_msgid and delivered else None
+        return {"id": link.amojo_msgid} if link.amojo_msgid else None
 
     async def _create_chat(
         self,
@@ -154,13 +194,11 @@ class InboundDelivery:
             "message": message_body(event, self._media, connection.id),
         }
         if event.reply_to:
-            payload["reply_to"] = {
-                "message": {
-                    "msgid": message_key(
-                        connection.channel, connection.external_account_id, event.reply_to
-                    )
-                }
-            }
+            quoted = await self._target(conversation, event.reply_to)
+            if quoted is not None:  # a quote of a message amoCRM never saw is left out
+                payload["reply_to"] = {"message": quoted}
+        if event.forwarded_from:
+            payload["forwards"] = forwarded(event, payload["message"])
         try:
             sent = await self._amojo.send_message(connection.scope_id, payload)
         except AmojoRejectedError as error:

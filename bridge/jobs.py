@@ -76,98 +76,41 @@ def _sender_from_dict(data: dict[str, Any]) -> Sender:
     )
 
 
-def event_to_payload(event: InboundEvent) -> dict[str, Any]:
-    common = {
-        "connection_id": event.connection_id,
-        "chat": event.chat,
-        "message": event.message,
-        "sender": _sender_to_dict(event.sender),
-    }
-    if isinstance(event, InboundMessage):
-        return common | {
-            "type": "message",
-            "sent_at": event.sent_at.isoformat(),
-            "text": event.text,
-            "attachments": [
-                {
-                    "kind": a.kind.value,
-                    "ref": a.ref,
-                    "file_name": a.file_name,
-                    "file_size": a.file_size,
-                    "mime_type": a.mime_type,
-                    "duration": a.duration,
-                    "sticker_id": a.sticker_id,
-                }
-                for a in event.attachments
-            ],
-            "location": (
-                {
-                    "lat": event.location.lat,
-                    "lon": event.location.lon,
-                    "title": event.location.title,
-                }
-                if event.location
-                else None
-            ),
-            "contact": (
-                {"name": event.contact.name, "phone": event.contact.phone}
-                if event.contact
-                else None
-            ),
-            "reply_to": event.reply_to,
-            "forwarded_from": event.forwarded_from,
-            "media_group": event.media_group,
-        }
-    if isinstance(event, InboundEdit):
-        return common | {
-            "type": "edit",
-            "edited_at": event.edited_at.isoformat(),
-            "revision": event.revision,
-            "text": event.text,
-        }
-    return common | {
-        "type": "reaction",
-        "at": event.at.isoformat(),
-        "revision": event.revision,
-        "emoji": event.emoji,
+def _content_to_dict(event: InboundMessage | InboundEdit) -> dict[str, Any]:
+    """What a message says (shared by new messages and edits)."""
+    return {
+        "text": event.text,
+        "attachments": [
+            {
+                "kind": a.kind.value,
+                "ref": a.ref,
+                "file_name": a.file_name,
+                "file_size": a.file_size,
+                "mime_type": a.mime_type,
+                "duration": a.duration,
+                "sticker_id": a.sticker_id,
+            }
+            for a in event.attachments
+        ],
+        "location": (
+            {"lat": event.location.lat, "lon": event.location.lon, "title": event.location.title}
+            if event.location
+            else None
+        ),
+        "contact": (
+            {"name": event.contact.name, "phone": event.contact.phone} if event.contact else None
+        ),
     }
 
 
-def payload_to_event(data: dict[str, Any]) -> InboundEvent:
-    connection_id = ConnectionId(data["connection_id"])
-    chat = ExternalChatId(data["chat"])
-    message = ExternalMessageId(data["message"])
-    sender = _sender_from_dict(data["sender"])
-    if data["type"] == "edit":
-        return InboundEdit(
-            connection_id,
-            chat,
-            message,
-            sender,
-            datetime.fromisoformat(data["edited_at"]),
-            data["revision"],
-            data.get("text"),
-        )
-    if data["type"] == "reaction":
-        return InboundReaction(
-            connection_id,
-            chat,
-            message,
-            sender,
-            datetime.fromisoformat(data["at"]),
-            data["revision"],
-            data.get("emoji"),
-        )
+def _content_from_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for InboundMessage / InboundEdit; payloads stored before a field
+    existed simply lack it."""
     location = data.get("location")
     contact = data.get("contact")
-    return InboundMessage(
-        connection_id=connection_id,
-        chat=chat,
-        message=message,
-        sender=sender,
-        sent_at=datetime.fromisoformat(data["sent_at"]),
-        text=data.get("text"),
-        attachments=tuple(
+    return {
+        "text": data.get("text"),
+        "attachments": tuple(
             Attachment(
                 kind=AttachmentKind(a["kind"]),
                 ref=MediaRef(a["ref"]),
@@ -179,9 +122,80 @@ def payload_to_event(data: dict[str, Any]) -> InboundEvent:
             )
             for a in data.get("attachments") or ()
         ),
-        location=Location(**location) if location else None,
-        contact=ContactCard(**contact) if contact else None,
+        "location": Location(**location) if location else None,
+        "contact": ContactCard(**contact) if contact else None,
+    }
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def event_to_payload(event: InboundEvent) -> dict[str, Any]:
+    common = {
+        "connection_id": event.connection_id,
+        "chat": event.chat,
+        "message": event.message,
+        "sender": _sender_to_dict(event.sender),
+    }
+    if isinstance(event, InboundMessage):
+        return (
+            common
+            | _content_to_dict(event)
+            | {
+                "type": "message",
+                "sent_at": event.sent_at.isoformat(),
+                "reply_to": event.reply_to,
+                "forwarded_from": event.forwarded_from,
+                "forwarded_at": event.forwarded_at.isoformat() if event.forwarded_at else None,
+                "media_group": event.media_group,
+            }
+        )
+    if isinstance(event, InboundEdit):
+        return (
+            common
+            | _content_to_dict(event)
+            | {
+                "type": "edit",
+                "edited_at": event.edited_at.isoformat(),
+                "revision": event.revision,
+            }
+        )
+    return common | {
+        "type": "reaction",
+        "at": event.at.isoformat(),
+        "revision": event.revision,
+        "emoji": event.emoji,
+    }
+
+
+def payload_to_event(data: dict[str, Any]) -> InboundEvent:
+    ids = {
+        "connection_id": ConnectionId(data["connection_id"]),
+        "chat": ExternalChatId(data["chat"]),
+        "message": ExternalMessageId(data["message"]),
+        "sender": _sender_from_dict(data["sender"]),
+    }
+    if data["type"] == "edit":
+        return InboundEdit(
+            **ids,
+            edited_at=datetime.fromisoformat(data["edited_at"]),
+            revision=data["revision"],
+            **_content_from_dict(data),
+        )
+    if data["type"] == "reaction":
+        return InboundReaction(
+            **ids,
+            at=datetime.fromisoformat(data["at"]),
+            revision=data["revision"],
+            emoji=data.get("emoji"),
+        )
+    return InboundMessage(
+        **ids,
+        sent_at=datetime.fromisoformat(data["sent_at"]),
+        **_content_from_dict(data),
         reply_to=ExternalMessageId(data["reply_to"]) if data.get("reply_to") else None,
         forwarded_from=data.get("forwarded_from"),
+        forwarded_at=_time(data.get("forwarded_at")),
         media_group=data.get("media_group"),
     )

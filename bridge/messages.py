@@ -90,7 +90,8 @@ class InboundMessage:
     location: Location | None = None
     contact: ContactCard | None = None
     reply_to: ExternalMessageId | None = None
-    forwarded_from: str | None = None
+    forwarded_from: str | None = None  # the original author's name, when forwarded
+    forwarded_at: datetime | None = None  # when the original was written
     media_group: str | None = None
 
     @property
@@ -100,7 +101,11 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class InboundEdit:
-    """A customer edited an earlier message; ``revision`` tells edits of one message apart."""
+    """A customer edited an earlier message; ``revision`` tells edits of one message apart.
+
+    It carries the message's whole new content: an edited caption keeps its picture, and an
+    edited (live) location is a location again.
+    """
 
     connection_id: ConnectionId
     chat: ExternalChatId
@@ -109,6 +114,9 @@ class InboundEdit:
     edited_at: datetime
     revision: str
     text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    contact: ContactCard | None = None
 
     @property
     def dedup_key(self) -> str:
@@ -174,9 +182,15 @@ class OutboundReaction:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReceipt:
-    """What an adapter reports after sending: the ids the message got on the messenger."""
+    """What an adapter reports after sending: the ids the message got on the messenger.
+
+    ``attachments`` holds, for each of the message's attachments in order, the id of the
+    messenger message that carries it (None when it went out inside another one): it lets the
+    core map each amoCRM hook of an album to its own messenger message.
+    """
 
     messages: tuple[ExternalMessageId, ...] = field(default_factory=tuple)
+    attachments: tuple[ExternalMessageId | None, ...] = field(default_factory=tuple)
 
     @property
     def first(self) -> ExternalMessageId | None:

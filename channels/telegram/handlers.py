@@ -65,7 +65,8 @@ async def handle_update(
                 "bot membership changed to %s", status, extra={"connection_id": connection_id}
             )
         else:
-            log.debug("update %s ignored (not a private chat message)", update.update_id)
+            # Group chats, custom-emoji reactions and update kinds the bridge does not relay.
+            log.debug("update %s has nothing to relay", update.update_id)
         return
     await sink.accept(event)
     if update.callback_query is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from bridge.ids import ExternalChatId, ExternalMessageId, ExternalUserId, MediaRef
 
 
@@ -30,10 +32,17 @@ def make_message_id(chat_id: int, message_id: int) -> ExternalMessageId:
 
 
 def parse_message_id(message: str) -> tuple[int, int]:
+    """(chat id, message id); ValueError for anything else, a button press's id included."""
     chat, sep, number = message.partition(":")
-    if not sep:
+    if not sep or not number.lstrip("-").isdigit():
         raise ValueError(f"not a Telegram message id: {message!r}")
     return int(chat), int(number)
+
+
+def make_press_id(chat_id: int, query_id: str) -> ExternalMessageId:
+    """A pressed button is no Telegram message: its id names the callback query instead, so
+    every press is a message of its own and none can be mistaken for a real message id."""
+    return ExternalMessageId(f"{chat_id}:cb{query_id}")
 
 
 def make_media_ref(file_id: str) -> MediaRef:
@@ -42,3 +51,21 @@ def make_media_ref(file_id: str) -> MediaRef:
 
 def parse_media_ref(ref: str) -> str:
     return ref
+
+
+CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
+
+
+def make_callback_data(button_text: str) -> str:
+    """A text button's callback data: its text whole when that fits, else a digest (a press
+    then reads the text back from the keyboard of the pressed message, which Telegram sends
+    along with the press)."""
+    whole = f"t:{button_text}"
+    if len(whole.encode()) <= CALLBACK_LIMIT:
+        return whole
+    return "h:" + hashlib.sha256(button_text.encode()).hexdigest()[:40]
+
+
+def parse_callback_data(data: str) -> str:
+    """The button text carried whole in callback data; "" when only a digest is there."""
+    return data.removeprefix("t:") if data.startswith("t:") else ""
