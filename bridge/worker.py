@@ -1,7 +1,9 @@
-"""Workers: N loops of claim → run → complete over the durable queue.
+"""The worker: one dispatcher claims runnable jobs in batches; up to N run at once.
 
 The worker is the only place that retries. It is woken as soon as a job is committed
-(``Store.on_enqueue``) and otherwise sleeps until the next scheduled retry is due.
+(``Store.on_enqueue``) or a running job ends, and otherwise sleeps until the next scheduled
+retry is due. Claiming for all slots in one statement, and completing finished jobs together,
+keeps the number of database transactions per job low.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ class Worker:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._loops: list[asyncio.Task[None]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._finished: list[JobContext] = []  # succeeded, waiting to be marked done together
         self.heartbeat = 0.0
         # How many jobs ended, by outcome; ``wait_until`` lets callers (the sandbox, tests)
         # wait for work to finish without polling.
@@ -59,15 +62,9 @@ class Worker:
         async with asyncio.timeout(within), self._progress:
             await self._progress.wait_for(predicate)
 
-    async def _record(self, kind: str, outcome: str) -> None:
-        self.outcomes[outcome] += 1
-        self._on_outcome(kind, outcome)
-        async with self._progress:
-            self._progress.notify_all()
-
     @property
     def running(self) -> bool:
-        return bool(self._loops) and not self._stopping
+        return self._dispatcher is not None and not self._stopping
 
     async def start(self, *, recover: bool = True) -> None:
         if recover:
@@ -77,62 +74,57 @@ class Worker:
                 log.info("resumed %d interrupted jobs", recovered)
         self._stopping = False
         self.heartbeat = time.monotonic()
-        self._loops = [
-            asyncio.create_task(self._loop(n), name=f"worker-{n}")
-            for n in range(self._concurrency)
-        ]
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="worker-dispatcher")
 
     async def stop(self, grace: float = 8.0) -> None:
         """Stop claiming; let running jobs finish for ``grace`` s, then hand the rest back."""
         self._stopping = True
         self._wakeup.set()
-        running = list(self._running.values())
-        if running:
-            await asyncio.wait(running, timeout=grace)
-        unfinished = [job_id for job_id, task in self._running.items() if not task.done()]
-        for job_id in unfinished:
-            self._running[job_id].cancel()
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
+        if self._dispatcher is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._loops = []
+                await self._dispatcher
+            self._dispatcher = None
+        running = dict(self._running)
+        if running:
+            await asyncio.wait(running.values(), timeout=grace)
+        unfinished = [job_id for job_id, task in running.items() if not task.done()]
+        for job_id in unfinished:
+            running[job_id].cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+        await self._flush_finished()
         if unfinished:
             async with self._store.transaction() as uow:
                 await queue.release(uow.session, unfinished)
             log.info("released %d unfinished jobs", len(unfinished))
 
-    async def _loop(self, number: int) -> None:
+    # -- dispatching ---------------------------------------------------------------------------
+    async def _dispatch(self) -> None:
         while not self._stopping:
             self.heartbeat = time.monotonic()
+            # Clear before looking, so a wake-up that arrives while we claim is not lost.
+            self._wakeup.clear()
             try:
-                job = await self._claim()
+                await self._flush_finished()
+                free = self._concurrency - len(self._running)
+                jobs = await self._claim(free) if free > 0 else []
             except Exception:
-                log.exception("claiming a job failed; retrying shortly")
+                log.exception("claiming jobs failed; retrying shortly")
                 await self._idle(1.0)
                 continue
-            if job is None:
-                await self._idle(await self._next_due())
-                continue
-            task = asyncio.create_task(self._execute(job))
-            self._running[job.id] = task
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if not task.done():
-                    raise
-            finally:
-                self._running.pop(job.id, None)
-            # Another loop may be asleep while jobs wait; pass the baton on.
-            self._wakeup.set()
+            for job in jobs:
+                self._running[job.id] = asyncio.create_task(self._execute(job))
+            if jobs and len(jobs) == free:
+                continue  # there may be more: fill the slots as they free up
+            await self._idle(await self._next_due() if not self._running else IDLE_WAKE)
 
-    async def _claim(self) -> JobContext | None:
+    async def _claim(self, limit: int) -> list[JobContext]:
         async with self._store.transaction() as uow:
-            job = await queue.claim(uow.session, self.worker_id, self._lease)
-            if job is None or job.id is None:
-                return None
-            return JobContext(job.id, job.kind, dict(job.payload), job.attempts, job.connection_id)
+            jobs = await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
+            return [
+                JobContext(job.id, job.kind, dict(job.payload), job.attempts, job.connection_id)
+                for job in jobs
+                if job.id is not None
+            ]
 
     async def _next_due(self) -> float:
         async with self._store.transaction() as uow:
@@ -142,12 +134,22 @@ class Worker:
         return max(0.0, min(IDLE_WAKE, due - time.time()))
 
     async def _idle(self, seconds: float) -> None:
-        self._wakeup.clear()
         if self._stopping or seconds <= 0:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), seconds)
 
+    async def _flush_finished(self) -> None:
+        """Mark every job that succeeded since the last flush done, in one transaction."""
+        if not self._finished:
+            return
+        done, self._finished = self._finished, []
+        async with self._store.transaction() as uow:
+            await queue.complete(uow.session, [job.id for job in done])
+        for job in done:
+            await self._record(job.kind, "succeeded")
+
+    # -- running one job -----------------------------------------------------------------------
     async def _execute(self, job: JobContext) -> None:
         handler = self._handlers.get(job.kind)
         extra = {"job_id": job.id, "connection_id": job.connection_id}
@@ -159,10 +161,11 @@ class Worker:
             raise
         except Exception as error:
             await self._failed(job, error, extra)
-            return
-        async with self._store.transaction() as uow:
-            await queue.complete(uow.session, job.id)
-        await self._record(job.kind, "succeeded")
+        else:
+            self._finished.append(job)
+        finally:
+            self._running.pop(job.id, None)
+            self._wakeup.set()
 
     async def _failed(self, job: JobContext, error: Exception, extra: dict[str, object]) -> None:
         async with self._store.transaction() as uow:
@@ -201,3 +204,9 @@ class Worker:
                 await handler.on_dead(job, error)
             except Exception:
                 log.exception("recording the failure of job %s failed", job.id, extra=extra)
+
+    async def _record(self, kind: str, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        self._on_outcome(kind, outcome)
+        async with self._progress:
+            self._progress.notify_all()

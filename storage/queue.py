@@ -32,13 +32,13 @@ _CANDIDATE = """
                         WHERE e.lock_key = j.lock_key AND e.id < j.id
                           AND e.status IN ('todo', 'doing'))))
     ORDER BY j.id
-    LIMIT 1
+    LIMIT :limit
 """
 
 _CLAIM = """
 UPDATE job SET status = 'doing', worker_id = :worker, lease_until = :lease,
                attempts = attempts + 1, updated_at = :now
-WHERE id = ({candidate})
+WHERE id IN ({candidate})
 RETURNING id
 """
 
@@ -78,6 +78,12 @@ async def enqueue(
 
 async def claim(session: AsyncSession, worker_id: str, lease: float) -> Job | None:
     """Take the next runnable job, or None. Runs in the caller's (short) transaction."""
+    jobs = await claim_many(session, worker_id, lease, 1)
+    return jobs[0] if jobs else None
+
+
+async def claim_many(session: AsyncSession, worker_id: str, lease: float, limit: int) -> list[Job]:
+    """Take up to ``limit`` runnable jobs, at most one per lock_key, oldest first."""
     moment = now()
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     candidate = _CANDIDATE
@@ -85,23 +91,34 @@ async def claim(session: AsyncSession, worker_id: str, lease: float) -> Job | No
         # Competing claimers skip each other's rows instead of queueing behind the lock.
         candidate += " FOR UPDATE SKIP LOCKED"
     statement = text(_CLAIM.format(candidate=candidate))
+    params = {"now": moment, "worker": worker_id, "lease": moment + lease, "limit": limit}
     try:
         async with session.begin_nested():
-            result = await session.execute(
-                statement, {"now": moment, "worker": worker_id, "lease": moment + lease}
-            )
-            job_id = result.scalar_one_or_none()
+            ids = sorted(row[0] for row in await session.execute(statement, params))
     except IntegrityError:
         # Another worker took a job with the same lock_key in the same instant; the partial
-        # unique index refused the second one. Nothing to run for us right now.
-        return None
-    if job_id is None:
-        return None
-    return await session.get(Job, job_id, populate_existing=True)
+        # unique index refused ours. Nothing to run for us right now.
+        return []
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Job)
+        .where(Job.id.in_(ids))
+        .order_by(Job.id)
+        .execution_options(  # type: ignore[union-attr]
+            populate_existing=True
+        )
+    )
+    return list(rows.scalars())
 
 
-async def complete(session: AsyncSession, job_id: int) -> None:
-    await _set(session, job_id, status=JobStatus.SUCCEEDED, lease_until=None, last_error=None)
+async def complete(session: AsyncSession, job_id: int | Sequence[int]) -> None:
+    ids = [job_id] if isinstance(job_id, int) else list(job_id)
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(ids))  # type: ignore[union-attr]
+        .values(status=JobStatus.SUCCEEDED, lease_until=None, last_error=None, updated_at=now())
+    )
 
 
 async def retry_at(session: AsyncSession, job_id: int, run_at: float, error: str) -> None:

@@ -6,6 +6,8 @@ contact, its conversation, a message link and its job are written together or no
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -292,6 +294,10 @@ class Store:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._listeners: list[Callable[[], None]] = []
+        # SQLite has one writer at a time. Coroutines of this process take turns here;
+        # left to SQLite's busy handler they would sleep in growing steps (up to 100 ms)
+        # while the lock is held by a neighbour in the same process.
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -303,7 +309,11 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         pending: list[bool] = []
-        async with self._sessions() as session, session.begin():
+        async with contextlib.AsyncExitStack() as stack:
+            if self._writer is not None:
+                await stack.enter_async_context(self._writer)
+            session = await stack.enter_async_context(self._sessions())
+            await stack.enter_async_context(session.begin())
             yield UnitOfWork(session, lambda: pending.append(True))
         # Workers are woken only once the jobs are committed and so visible to them.
         if pending:

@@ -118,3 +118,21 @@ async def test_stats_count_queued_and_failed(store: Store) -> None:
         stats = await uow.stats()
     assert stats["c1"].queued == 1
     assert stats["c1"].failed == 1
+
+
+async def test_claim_many_takes_one_job_per_lock_key_oldest_first(store: Store) -> None:
+    for n in range(3):
+        await enqueue(store, n, "conv-a")
+    for n in range(10, 12):
+        await enqueue(store, n, "conv-b")
+    await enqueue(store, 20, None)
+    await enqueue(store, 21, None)
+    async with store.transaction() as uow:
+        jobs = await queue.claim_many(uow.session, "w", lease=60, limit=10)
+    assert [job.payload["n"] for job in jobs] == [0, 10, 20, 21]
+    async with store.transaction() as uow:
+        assert await queue.claim_many(uow.session, "w", lease=60, limit=10) == []
+        await queue.complete(uow.session, [job.id for job in jobs if job.id is not None])
+    async with store.transaction() as uow:
+        again = await queue.claim_many(uow.session, "w", lease=60, limit=1)
+    assert [job.payload["n"] for job in again] == [1]
