@@ -1,0 +1,33 @@
+"""Adapters depend on these names: changing them is a breaking change for every channel."""
+
+from __future__ import annotations
+
+import bridge.channel
+import bridge.messages
+
+
+def test_public_names_of_the_adapter_contract() -> None:
+    assert sorted(bridge.channel.__all__) == [
+        "ASGIApp",
+        "Channel",
+        "ChannelAccount",
+        "ChannelCapabilities",
+        "ChannelConnection",
+        "ChannelRegistry",
+        "InboundSink",
+        "MediaStream",
+        "SupportsReactions",
+        "SupportsTyping",
+    ]
+    for name in bridge.channel.__all__:
+        assert hasattr(bridge.channel, name)
+    for name in bridge.messages.__all__:
+        assert hasattr(bridge.messages, name)
+    assert {
+        "InboundMessage",
+        "InboundEdit",
+        "InboundReaction",
+        "OutboundMessage",
+        "Attachment",
+        "Sender",
+    } <= set(bridge.messages.__all__)
