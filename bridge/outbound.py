@@ -18,6 +18,7 @@ from bridge.errors import (
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId
 from bridge.jobs import JobContext, JobHandler, JobKind
 from bridge.messages import OutboundMessage, OutboundReaction
+from bridge.relay import hook_lock_key
 from storage import Store
 from storage.models import Connection, ConnectionState, Conversation, DeliveryStatus, Direction
 
@@ -46,7 +47,7 @@ class OutboundDelivery:
         hook = parse_hook(job.payload["hook"])
         connection = await self._connection(job.payload["scope_id"])
         if isinstance(hook, MessageHook):
-            await self._deliver_message(connection, hook)
+            await self._deliver_message(connection, hook, job)
         elif isinstance(hook, TypingHook):
             await self._deliver_typing(connection, hook)
         else:
@@ -74,7 +75,9 @@ class OutboundDelivery:
             )
         return conversation
 
-    async def _deliver_message(self, connection: Connection, hook: MessageHook) -> None:
+    async def _deliver_message(
+        self, connection: Connection, hook: MessageHook, job: JobContext
+    ) -> None:
         async with self._store.transaction() as uow:
             existing = await uow.link_by_amojo_msgid(hook.amojo_msgid)
         if existing is not None and existing.direction == Direction.IN:
@@ -86,52 +89,96 @@ class OutboundDelivery:
             DeliveryStatus.SENT,
             DeliveryStatus.DELIVERED,
         ):
+            # Sent already: by an earlier attempt, or inside an album another hook sent.
             await self._queue_report(connection, hook.amojo_msgid, DELIVERED)
             return
         conversation = await self._conversation(
             connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
         )
         assert conversation.id is not None
-        reply_to = await self._reply_target(conversation.id, hook)
+        hooks = [hook, *await self._album_rest(connection, hook, job)]
         message = OutboundMessage(
-            text=hook.text,
-            attachments=(hook.attachment,) if hook.attachment else (),
-            buttons=hook.buttons,
-            reply_to=reply_to,
+            text="\n\n".join(dict.fromkeys(h.text for h in hooks if h.text)),
+            attachments=tuple(h.attachment for h in hooks if h.attachment),
+            buttons=next((h.buttons for h in hooks if h.buttons), ()),
+            reply_to=await self._reply_target(hook),
         )
         channel = self._channels.get(connection.channel)
         receipt = await channel.send(
             ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id), message
         )
+        # Each hook of an album is its own message in amoCRM and in Telegram: link them pairwise.
+        carriers = iter(receipt.attachments)
         async with self._store.transaction() as uow:
-            values: dict[str, Any] = {
-                "external_message_id": receipt.first,
-                "status": DeliveryStatus.SENT,
-                "last_error": None,
-            }
-            if existing is None:
-                await uow.add_message_link(
-                    conversation_id=conversation.id,
-                    direction=Direction.OUT,
-                    amojo_msgid=hook.amojo_msgid,
-                    **values,
+            for sent in hooks:
+                carrier = next(carriers, None) if sent.attachment else None
+                await self._record_sent(
+                    uow, conversation.id, sent.amojo_msgid, carrier or receipt.first
                 )
-            else:
-                assert existing.id is not None
-                await uow.update_link(existing.id, **values)
-            await self._queue_report_in(uow, connection, hook.amojo_msgid, DELIVERED)
+                await self._queue_report_in(uow, connection, sent.amojo_msgid, DELIVERED)
 
-    async def _reply_target(
-        self, conversation_id: int, hook: MessageHook
-    ) -> ExternalMessageId | None:
+    @staticmethod
+    async def _record_sent(
+        uow: Any, conversation_id: int, amojo_msgid: str, external_id: str | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "external_message_id": external_id,
+            "status": DeliveryStatus.SENT,
+            "last_error": None,
+        }
+        link = await uow.link_by_amojo_msgid(amojo_msgid)
+        if link is None:
+            await uow.add_message_link(
+                conversation_id=conversation_id,
+                direction=Direction.OUT,
+                amojo_msgid=amojo_msgid,
+                **values,
+            )
+        else:
+            await uow.update_link(link.id, **values)
+
+    async def _album_rest(
+        self, connection: Connection, hook: MessageHook, job: JobContext
+    ) -> list[MessageHook]:
+        """The other files of the operator's message, when its hooks arrived together: they
+        wait behind this one (same chat, same media_group_id) and go out as one album."""
+        if hook.media_group_id is None or hook.attachment is None:
+            return []
+        order_key = hook.conversation.client_id or hook.conversation.amojo_chat_id
+        if not order_key:
+            return []
         async with self._store.transaction() as uow:
-            for key in (hook.reply_to_amojo_msgid, hook.reply_to_bridge_msgid):
-                if not key:
-                    continue
-                link = await uow.link_by_amojo_msgid(key)
-                if link is not None and link.external_message_id:
-                    return ExternalMessageId(link.external_message_id)
-        return None
+            waiting = await uow.waiting_jobs(
+                JobKind.PROCESS_HOOK, hook_lock_key(connection.id, order_key)
+            )
+        rest: list[MessageHook] = []
+        for other in waiting:
+            if other.id == job.id:
+                continue
+            try:
+                parsed = parse_hook(other.payload.get("hook"))
+            except BridgeError:
+                continue
+            if (
+                isinstance(parsed, MessageHook)
+                and parsed.media_group_id == hook.media_group_id
+                and parsed.attachment is not None
+                and parsed.amojo_msgid != hook.amojo_msgid
+            ):
+                rest.append(parsed)
+        return rest
+
+    async def _reply_target(self, hook: MessageHook) -> ExternalMessageId | None:
+        """The Telegram message the operator quoted, known by amoCRM's id or by our msgid."""
+        async with self._store.transaction() as uow:
+            link = None
+            if hook.reply_to_amojo_msgid:
+                link = await uow.link_by_amojo_msgid(hook.reply_to_amojo_msgid)
+            if link is None and hook.reply_to_bridge_msgid:
+                link = await uow.link_by_bridge_msgid(hook.reply_to_bridge_msgid)
+        if link is None or not link.external_message_id:
+            return None
+        return ExternalMessageId(link.external_message_id)
 
     async def _deliver_typing(self, connection: Connection, hook: TypingHook) -> None:
         channel = self._channels.get(connection.channel)
@@ -158,7 +205,8 @@ class OutboundDelivery:
         async with self._store.transaction() as uow:
             link = None
             for key in hook.target_ids:
-                link = await uow.link_by_amojo_msgid(key)
+                # The hook may name the message by amoCRM's id or by our msgid.
+                link = await uow.link_by_amojo_msgid(key) or await uow.link_by_bridge_msgid(key)
                 if link is not None:
                     break
         if link is None or not link.external_message_id:

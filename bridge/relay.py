@@ -8,8 +8,10 @@ Nothing here talks to a network peer; the jobs in ``bridge.inbound`` / ``bridge.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from bridge.amojo.hooks import hook_media_group
 from bridge.errors import UnknownScopeError
 from bridge.ids import ConnectionId
 from bridge.jobs import JobKind, event_to_payload
@@ -18,6 +20,8 @@ from storage import Store
 from storage.models import ConnectionState, Direction
 
 log = logging.getLogger(__name__)
+
+ALBUM_WAIT = 1.0  # seconds; telegram-notes.md suggests a 1-2 s quiet period for albums
 
 
 def conversation_key(channel: str, external_account_id: str, external_chat_id: str) -> str:
@@ -28,6 +32,11 @@ def conversation_key(channel: str, external_account_id: str, external_chat_id: s
 def participant_key(channel: str, external_account_id: str, external_user_id: str) -> str:
     """Our participant id for amoCRM (``sender.id``): one per messenger user and bot."""
     return f"{channel}-{external_account_id}-user-{external_user_id}"
+
+
+def hook_lock_key(connection_id: str, order_key: str) -> str:
+    """Hooks of one amoCRM chat run one at a time, in the order they arrived."""
+    return f"out:{connection_id}:{order_key}"
 
 
 def message_key(channel: str, external_account_id: str, external_message_id: str) -> str:
@@ -102,6 +111,9 @@ class Relay:
         self, scope_id: str, data: dict[str, Any], dedup_id: str | None, order_key: str | None
     ) -> bool:
         """Store a hook for delivery. False when it is a duplicate of one already stored."""
+        # amoCRM splits a message with several files into hooks sharing a media_group_id, with
+        # no end marker: wait a moment so the first can take the others along as one album.
+        run_at = time.time() + ALBUM_WAIT if hook_media_group(data) and order_key else None
         async with self._store.transaction() as uow:
             connection = await uow.connection_by_scope(scope_id)
             if connection is None or connection.state != ConnectionState.ACTIVE:
@@ -110,8 +122,9 @@ class Relay:
                 JobKind.PROCESS_HOOK,
                 {"scope_id": scope_id, "hook": data},
                 connection_id=connection.id,
-                lock_key=f"out:{connection.id}:{order_key}" if order_key else None,
+                lock_key=hook_lock_key(connection.id, order_key) if order_key else None,
                 dedup_key=f"hook:{scope_id}:{dedup_id}" if dedup_id else None,
+                run_at=run_at,
             )
         return job_id is not None
 

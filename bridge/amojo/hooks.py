@@ -167,6 +167,13 @@ def parse_hook(data: Any) -> Hook:
     return HOOK_PARSERS[kind](data)
 
 
+def hook_media_group(data: Any) -> str | None:
+    """The media_group_id of a message hook (a message with several files), read at receipt."""
+    if not isinstance(data, dict) or hook_kind(data) != "message":
+        return None
+    return _str(_dict(_dict(data.get("message")).get("message")).get("media_group_id"))
+
+
 def hook_identity(data: Any) -> tuple[str | None, str | None]:
     """(dedup id, ordering key) read cheaply at receipt, before the hook is stored."""
     if not isinstance(data, dict):

@@ -7,8 +7,14 @@ import mimetypes
 from collections.abc import AsyncIterator
 from typing import ClassVar, TypeVar
 
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
-from aiogram.methods import DeleteWebhook, SetWebhook, TelegramMethod
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import (
+    DeleteWebhook,
+    SendChatAction,
+    SetMessageReaction,
+    SetWebhook,
+    TelegramMethod,
+)
 from aiogram.types import Message, ReactionTypeEmoji, Update
 
 from bridge.channel import (
@@ -20,7 +26,7 @@ from bridge.channel import (
     MediaStream,
 )
 from bridge.errors import PermanentDeliveryError
-from bridge.ids import ConnectionId, ExternalChatId, MediaRef
+from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
 from bridge.ratelimit import KeyedBuckets
 from channels.telegram.bots import BotPool
@@ -32,9 +38,10 @@ from channels.telegram.ids import (
     parse_chat_id,
     parse_message_id,
 )
-from channels.telegram.outbound import to_methods
+from channels.telegram.outbound import Part, to_parts
 from channels.telegram.reactions import normalize_reaction
 from channels.telegram.receiver import PollingReceiver
+from channels.telegram.uploads import fetch, url_refused
 from channels.telegram.webhook import WebhookTarget, create_webhook_app
 
 log = logging.getLogger(__name__)
@@ -160,10 +167,11 @@ class TelegramChannel:
         self, connection_id: ConnectionId, chat: ExternalChatId, message: OutboundMessage
     ) -> DeliveryReceipt:
         chat_id = parse_chat_id(chat)
-        sent: list[str] = []
-        for method in to_methods(chat_id, message):
+        sent: list[ExternalMessageId] = []
+        carriers: dict[int, ExternalMessageId] = {}
+        for part in to_parts(chat_id, message):
             try:
-                result = await self._call(connection_id, chat_id, method)
+                results = await self._send_part(connection_id, chat_id, part)
             except Exception as error:
                 if sent:
                     # Part of the message is out; say exactly what is missing.
@@ -173,9 +181,31 @@ class TelegramChannel:
                         code=905,
                     ) from None
                 raise map_error(error) from None
-            if isinstance(result, Message):
-                sent.append(make_message_id(chat_id, result.message_id))
-        return DeliveryReceipt(tuple(sent))  # type: ignore[arg-type]
+            ids = [make_message_id(chat_id, result.message_id) for result in results]
+            sent.extend(ids)
+            carriers.update(zip(part.indexes, ids, strict=False))
+        return DeliveryReceipt(
+            tuple(sent), tuple(carriers.get(n) for n in range(len(message.attachments)))
+        )
+
+    async def _send_part(
+        self, connection_id: ConnectionId, chat_id: int, part: Part
+    ) -> list[Message]:
+        try:
+            result = await self._call(connection_id, chat_id, part.method())
+        except TelegramBadRequest as error:
+            if not part.attachments or not url_refused(error):
+                raise
+            log.info(
+                "Telegram would not fetch the media URL (%s); uploading the file instead",
+                error.message,
+                extra={"connection_id": connection_id},
+            )
+            files = {a.url: await fetch(self._bots.session, a) for a in part.attachments}
+            result = await self._call(connection_id, chat_id, part.method(files))
+        if isinstance(result, Message):
+            return [result]
+        return [item for item in result if isinstance(item, Message)]
 
     async def _call(
         self, connection_id: ConnectionId, chat_id: int, method: TelegramMethod[T]
@@ -192,8 +222,11 @@ class TelegramChannel:
             raise
 
     async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None:
+        chat_id = parse_chat_id(chat)
         try:
-            await self._bots.get(connection_id).send_chat_action(parse_chat_id(chat), "typing")
+            await self._call(
+                connection_id, chat_id, SendChatAction(chat_id=chat_id, action="typing")
+            )
         except Exception as error:
             raise map_error(error) from None
 
@@ -208,13 +241,22 @@ class TelegramChannel:
                 extra={"connection_id": connection_id},
             )
             return
-        _, message_id = parse_message_id(reaction.message)
         try:
-            await self._bots.get(connection_id).set_message_reaction(
-                parse_chat_id(chat),
-                message_id,
-                reaction=[ReactionTypeEmoji(emoji=emoji)] if emoji else [],
+            _, message_id = parse_message_id(reaction.message)
+        except ValueError:
+            log.info(
+                "reaction on a button press, which is no Telegram message; skipped",
+                extra={"connection_id": connection_id},
             )
+            return
+        chat_id = parse_chat_id(chat)
+        method = SetMessageReaction(
+            chat_id=chat_id,
+            message_id=message_id,
+            reaction=[ReactionTypeEmoji(emoji=emoji)] if emoji else [],
+        )
+        try:
+            await self._call(connection_id, chat_id, method)
         except Exception as error:
             raise map_error(error) from None
 
