@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 
+from bridge.accounts import StatusRow
 from bridge.container import Container
 from bridge.crypto import generate_key
 from bridge.sandbox.amojo_emulator import AmojoEmulator
 from bridge.sandbox.fault_proxy import FaultProxy
 from bridge.sandbox.loopback import LoopbackServer
+from bridge.sandbox.samples import jpeg, ogg_opus
 from bridge.settings import Settings
 from bridge.web.app import create_app
-from channels.telegram.emulator import TelegramEmulator
+from channels.telegram.emulator import SentMessage, TelegramEmulator
 
 SANDBOX_TOKEN = "700000001:SANDBOX-not-a-real-token-0123456789"  # noqa: S105 (emulator only)
 SANDBOX_ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"
@@ -133,20 +136,148 @@ class Transcript:
         self._console.print(f"[dim]{stamp}[/dim]  {label} {text}", highlight=False)
 
 
+SANDBOX_CUSTOMER = 1001
+BUTTONS = {
+    "mode": "inline",
+    "buttons": [
+        [{"text": "Order for Sunday"}, {"text": "Ask something else"}],
+        [{"text": "Delivery zones", "url": "https://example.com/delivery"}],
+    ],
+}
+
+
+class Conversation:
+    """The scripted customer and operator; each step waits until the far side saw it."""
+
+    def __init__(self, sandbox: SandboxBridge, log: Transcript, scope_id: str) -> None:
+        self.telegram, self.amojo = sandbox.telegram, sandbox.amojo
+        self.log = log
+        self.scope_id = scope_id
+
+    async def received(self) -> dict[str, Any]:
+        """The next message amoCRM receives (the step before added exactly one)."""
+        count = len(self.amojo.messages) + 1
+        await self.amojo.wait_for(lambda: len(self.amojo.messages) >= count, timeout=15)
+        received = self.amojo.messages[count - 1]
+        self.log.line(
+            "amoCRM chat",
+            f"received {_describe(received.payload['message'])} "
+            f"from {received.payload['sender']['name']}",
+            "magenta",
+        )
+        return received.payload["message"]  # type: ignore[no-any-return]
+
+    async def customer_text(self, text: str) -> int:
+        sent = self.telegram.user_sends_text(SANDBOX_TOKEN, SANDBOX_CUSTOMER, text)
+        self.log.line("customer (Telegram)", text, "green")
+        await self.received()
+        return int(sent["message_id"])
+
+    async def customer_file(self, kind: str, content: bytes, mime: str, **extra: Any) -> None:
+        """A photo or voice note; amoCRM downloads it through the bridge's /media link."""
+        telegram = self.telegram
+        record = telegram.add_file(SANDBOX_TOKEN, content, mime_type=mime)
+        duration = {"duration": extra.pop("duration")} if "duration" in extra else None
+        media = telegram.file_object(kind, record, duration)
+        telegram.user_sends(SANDBOX_TOKEN, SANDBOX_CUSTOMER, **{kind: media}, **extra)
+        self.log.line("customer (Telegram)", f"sends a {kind} ({len(content)} bytes)", "green")
+        message = await self.received()
+        async with httpx.AsyncClient(trust_env=False) as http:
+            download = await http.get(message["media"])
+        same = "identical" if download.content == content else "DIFFERENT"
+        self.log.line(
+            "amoCRM chat",
+            f"downloaded it through {message['media'].split('/media/')[0]}/media/…: "
+            f"{len(download.content)} bytes, {download.headers.get('content-type')}, {same}",
+            "magenta",
+        )
+        if download.content != content:
+            raise RuntimeError(f"the {kind} changed on its way to amoCRM")
+
+    async def customer_edits(self, message_id: int, text: str) -> None:
+        amojo = self.amojo
+        count = len(amojo.edits) + 1
+        self.telegram.user_edits(SANDBOX_TOKEN, SANDBOX_CUSTOMER, message_id, text)
+        self.log.line("customer (Telegram)", f"edits their first message to {text!r}", "green")
+        await amojo.wait_for(lambda: len(amojo.edits) >= count, timeout=15)
+        edit = amojo.edits[count - 1]
+        self.log.line(
+            "amoCRM chat",
+            f"message {edit.msgid} now reads {edit.payload['message']['text']!r}",
+            "magenta",
+        )
+
+    async def operator_replies(self, conversation_id: str, text: str) -> SentMessage:
+        """The operator answers with buttons; returns the answer as the customer got it."""
+        telegram, amojo = self.telegram, self.amojo
+        count = len(telegram.sent_to(SANDBOX_CUSTOMER)) + 1
+        reply = await amojo.send_operator_message(
+            self.scope_id, conversation_id, text, markup=BUTTONS
+        )
+        self.log.line(
+            "operator (amoCRM)",
+            f"replied with buttons; the bridge acknowledged with HTTP {reply.status}",
+            "yellow",
+        )
+        await telegram.wait_for(lambda: len(telegram.sent_to(SANDBOX_CUSTOMER)) >= count, 15)
+        got = telegram.sent_to(SANDBOX_CUSTOMER)[count - 1]
+        rows = got.message.get("reply_markup", {}).get("inline_keyboard", [])
+        keys = " ".join(f"[{b['text']}{' ↗' if 'url' in b else ''}]" for row in rows for b in row)
+        self.log.line("customer (Telegram)", f"got {got.params['text']!r} {keys}", "green")
+        await amojo.wait_for(
+            lambda: any(s.amojo_msgid == reply.id for s in amojo.delivery_statuses), 15
+        )
+        status = next(s.body for s in amojo.delivery_statuses if s.amojo_msgid == reply.id)
+        self.log.line(
+            "amoCRM chat", f"delivery status {status['delivery_status']} (delivered)", "magenta"
+        )
+        return got
+
+    async def customer_presses(self, answer: SentMessage, text: str) -> None:
+        rows = answer.message["reply_markup"]["inline_keyboard"]
+        data = next(b["callback_data"] for row in rows for b in row if b["text"] == text)
+        self.telegram.user_presses_button(SANDBOX_TOKEN, SANDBOX_CUSTOMER, answer.message_id, data)
+        self.log.line("customer (Telegram)", f"presses [{text}]", "green")
+        await self.received()
+
+
+async def _settled_status(sandbox: SandboxBridge) -> list[StatusRow]:
+    """The status table once the last jobs (reports, the button press) have finished."""
+    worker = sandbox.container.worker
+    for _ in range(20):
+        rows = await sandbox.container.accounts.status()
+        if all(row.queued == 0 for row in rows):
+            break
+        done = worker.outcomes["succeeded"]
+        try:
+            await worker.wait_until(lambda done=done: worker.outcomes["succeeded"] > done, 5)
+        except TimeoutError:
+            break  # something waits for a retry: show the table as it is
+    return rows
+
+
+def _describe(message: dict[str, Any]) -> str:
+    if message["type"] == "text":
+        return repr(message["text"])
+    caption = f" {message['text']!r}" if message.get("text") else ""
+    seconds = f", {message['media_duration']} s" if "media_duration" in message else ""
+    return f"a {message['type']} {message.get('file_name', '')}{seconds}{caption}"
+
+
 async def run_sandbox(console: Console, *, messages: int = 2) -> int:
     """Play the conversation; 0 when every step was seen on the far side."""
     customer_texts = ["Hello! Do you deliver on Sundays?", "And is there a pickup point downtown?"]
     customer_texts += [f"Message {n}" for n in range(3, messages + 1)]
     with tempfile.TemporaryDirectory(prefix="amo-bridge-sandbox-") as tmp:
         async with running_bridge(Path(tmp)) as sandbox:
-            telegram, amojo = sandbox.telegram, sandbox.amojo
+            telegram = sandbox.telegram
             console.print(
                 f"[bold]amo-chat-bridge sandbox[/bold]  bridge {sandbox.bridge_url}  "
                 f"Chats API emulator {sandbox.amojo_url}  Bot API emulator {sandbox.telegram_url}",
                 highlight=False,
             )
             telegram.add_bot(SANDBOX_TOKEN, "amo_sandbox_bot", "Sandbox Shop")
-            telegram.add_user(1001, "Anna", "Petrova", "anna_p")
+            telegram.add_user(SANDBOX_CUSTOMER, "Anna", "Petrova", "anna_p")
             log = Transcript(console)
             row = await sandbox.container.accounts.connect(
                 SANDBOX_ACCOUNT, SANDBOX_TOKEN, "Sandbox shop"
@@ -154,42 +285,17 @@ async def run_sandbox(console: Console, *, messages: int = 2) -> int:
             log.line(
                 "admin", f"connected @{row.external_account_name} → scope {row.scope_id}", "cyan"
             )
-            for number, text in enumerate(customer_texts[:messages], start=1):
-                telegram.user_sends_text(SANDBOX_TOKEN, 1001, text)
-                log.line("customer (Telegram)", text, "green")
-                await amojo.wait_for(lambda n=number: len(amojo.messages) >= n, timeout=15)
-                received = amojo.messages[-1]
-                log.line(
-                    "amoCRM chat",
-                    f"received {received.payload['message']['text']!r} "
-                    f"from {received.payload['sender']['name']}",
-                    "magenta",
-                )
-            conversation_id = amojo.messages[-1].conversation_id
-            reply = await amojo.send_operator_message(
-                row.scope_id,
-                conversation_id,
+            talk = Conversation(sandbox, log, row.scope_id)
+            first = [await talk.customer_text(text) for text in customer_texts[:messages]][0]
+            await talk.customer_file("photo", jpeg(), "image/jpeg", caption="Like this one?")
+            await talk.customer_file("voice", ogg_opus(), "audio/ogg", duration=3)
+            await talk.customer_edits(first, "Hello! Do you deliver on Sundays and holidays?")
+            answer = await talk.operator_replies(
+                sandbox.amojo.messages[-1].conversation_id,
                 "Yes, we deliver every day from 9 to 21. Anything else?",
             )
-            log.line(
-                "operator (amoCRM)",
-                f"replied; the bridge acknowledged with HTTP {reply.status}",
-                "yellow",
-            )
-            await telegram.wait_for(lambda: len(telegram.sent_to(1001)) >= 1, timeout=15)
-            log.line(
-                "customer (Telegram)",
-                f"got {telegram.sent_to(1001)[-1].params['text']!r}",
-                "green",
-            )
-            await amojo.wait_for(lambda: len(amojo.delivery_statuses) >= 1, timeout=15)
-            status = amojo.delivery_statuses[-1].body
-            log.line(
-                "amoCRM chat",
-                f"delivery status {status['delivery_status']} (delivered)",
-                "magenta",
-            )
-            rows = await sandbox.container.accounts.status()
+            await talk.customer_presses(answer, "Order for Sunday")
+            rows = await _settled_status(sandbox)
             for state in rows:
                 console.print(
                     f"status: {state.bot} in={state.messages_in} out={state.messages_out} "

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.sandbox.amojo_state import MessageRecord
+from bridge.sandbox.samples import jpeg, ogg_opus, pdf
 from tests.e2e.conftest import BOT_ID, CUSTOMER, TOKEN, Connected
-from tests.e2e.test_media import customer_sends, fetch, jpeg, ogg_opus, pdf
+from tests.e2e.test_media import customer_sends, fetch
 
 
 def msgid(message_id: int) -> str:

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
+from rich.console import Console
 
+from bridge.sandbox.harness import run_sandbox
 from bridge.sandbox.loopback import LoopbackServer
+from bridge.sandbox.samples import jpeg, ogg_opus, pdf
 from channels.telegram.emulator import SentMessage
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
-from tests.e2e.test_media import jpeg, ogg_opus, pdf
 
 PHOTO, VOICE, PDF = jpeg(), ogg_opus(), pdf()
 SHEET = b"PK\x03\x04 spreadsheet bytes"
@@ -309,3 +311,22 @@ async def test_failures_are_reported_with_code_and_reason(
     assert "too big" in reports[huge]["error"]
     assert files not in reports[missing]["error"]  # the link itself is not shown
     assert telegram.sent_to(CUSTOMER) == []
+
+
+async def test_sandbox_shows_a_photo_a_voice_note_an_edit_and_buttons() -> None:
+    console = Console(record=True, width=240, color_system=None)
+    assert await run_sandbox(console) == 0
+    transcript = console.export_text()
+    for expected in (
+        "received a picture photo_",
+        "image/jpeg, identical",
+        "received a voice voice_",
+        "audio/ogg, identical",
+        "now reads 'Hello! Do you deliver on Sundays and holidays?'",
+        "[Order for Sunday] [Ask something else] [Delivery zones ↗]",
+        "delivery status 1",
+        "presses [Order for Sunday]",
+        "received 'Order for Sunday' from Anna Petrova",
+        "queued=0 failed=0",
+    ):
+        assert expected in transcript, transcript
