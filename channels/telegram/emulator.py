@@ -8,9 +8,11 @@ inject faults (``fail_next``, ``hang_next``) and inspect what the bots did (``se
 
 Layout: request decoding and validation rules in ``emulator_rules``, text markup in
 ``emulator_markup``, stored state and the webhook sender in ``emulator_state``, Bot API methods
-in ``emulator_methods``; this module adds customer actions, fault injection and the HTTP
-surface. Call ``aclose()`` before the server stops: uvicorn waits for in-flight requests, and a
-request held by ``hang_next`` never finishes on its own.
+in ``emulator_methods``, Telegram's parallel webhook delivery in ``emulator_webhook``, and the
+``/__emulator__/`` routes through which a driver in another process (the benchmark) scripts
+customers and reads what happened in ``emulator_control``; this module adds customer actions,
+fault injection and the HTTP surface. Call ``aclose()`` before the server stops: uvicorn waits
+for in-flight requests, and a request held by ``hang_next`` never finishes on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from channels.telegram.emulator_control import add_control_routes
 from channels.telegram.emulator_methods import CANONICAL, METHODS, Call
 from channels.telegram.emulator_rules import ApiError, Upload, parse_body
 from channels.telegram.emulator_state import (
@@ -96,15 +99,24 @@ async def _client_gone(request: Request) -> None:
 
 class TelegramEmulator(EmulatorState):
     def __init__(
-        self, *, webhook_retry_base: float = 0.05, download_limit: int = 20 * 1024 * 1024
+        self,
+        *,
+        webhook_retry_base: float = 0.05,
+        download_limit: int = 20 * 1024 * 1024,
+        webhook_parallel: bool = False,
     ) -> None:
-        super().__init__(webhook_retry_base=webhook_retry_base, download_limit=download_limit)
+        super().__init__(
+            webhook_retry_base=webhook_retry_base,
+            download_limit=download_limit,
+            webhook_parallel=webhook_parallel,
+        )
         self._faults: list[_Fault] = []
         self._release = asyncio.Event()
         self.hanging = 0  # requests currently held by hang_next
         self.app = FastAPI(title="Telegram Bot API emulator", openapi_url=None)
         self.app.add_api_route("/bot{token}/{method}", self._api, methods=["GET", "POST"])
         self.app.add_api_route("/file/bot{token}/{file_path:path}", self._download)
+        add_control_routes(self.app, self)
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [s for s in self.sent if s.chat_id == chat_id]
@@ -419,12 +431,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--bot", action="append", default=[], metavar="TOKEN:USERNAME", help="repeatable"
     )
+    parser.add_argument(
+        "--webhook-parallel",
+        action="store_true",
+        help="deliver webhook updates of different chats in parallel, as Telegram does",
+    )
     args = parser.parse_args(argv)
-    emulator = TelegramEmulator()
+    emulator = TelegramEmulator(webhook_parallel=args.webhook_parallel)
     for spec in args.bot:
         token, _, username = spec.rpartition(":")
         emulator.add_bot(token, username)
-    uvicorn.run(emulator.app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        emulator.app, host=args.host, port=args.port, log_level="warning", access_log=False
+    )
 
 
 if __name__ == "__main__":

@@ -217,6 +217,7 @@ async def get_updates(call: Call) -> Any:
         batch = bot.updates[:limit]
         remaining = deadline - loop.time()
         if batch or remaining <= 0 or state.closing:
+            state.mark_handed(bot, batch)
             return batch
         if call.disconnected is not None and call.disconnected.done():
             return []  # nobody listens; handing nothing out keeps the queue intact

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from channels.telegram.emulator_rules import DEFAULT_UPDATE_TYPES, bad_request, image_size
+from channels.telegram.emulator_webhook import deliver_in_parallel
 
 # The cloud server's limits; local-mode servers lift them, which the emulator does not model.
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
@@ -152,8 +153,13 @@ def quoted(message: dict[str, Any]) -> dict[str, Any]:
 
 
 class EmulatorState:
-    def __init__(self, *, webhook_retry_base: float, download_limit: int) -> None:
+    def __init__(
+        self, *, webhook_retry_base: float, download_limit: int, webhook_parallel: bool = False
+    ) -> None:
         self.webhook_retry_base = webhook_retry_base
+        # Off: one update at a time per bot (what the tests script against). On: like
+        # Telegram, one chat's updates in order but chats in parallel up to max_connections.
+        self.webhook_parallel = webhook_parallel
         self.download_limit = download_limit
         self.bots: dict[str, BotState] = {}
         self.users: dict[int, dict[str, Any]] = {}
@@ -171,6 +177,9 @@ class EmulatorState:
         # Updates Telegram would never have created because allowed_updates excluded them.
         self.dropped_updates: list[dict[str, Any]] = []
         self.callback_queries: dict[str, dict[str, Any]] = {}
+        # (bot id, update id) -> monotonic time the update first left for the bot (a
+        # getUpdates answer or a webhook POST): where the bridge's part of a latency starts.
+        self.handed_at: dict[tuple[int, int], float] = {}
         self.closing = False
         self._changed = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
@@ -293,6 +302,11 @@ class EmulatorState:
         self.notify()
         return int(update_id)
 
+    def mark_handed(self, bot: BotState, updates: list[dict[str, Any]]) -> None:
+        moment = time.monotonic()
+        for update in updates:
+            self.handed_at.setdefault((bot.bot_id, int(update["update_id"])), moment)
+
     def push_update(self, token: str, update: dict[str, Any]) -> int:
         """Queue a raw update as given; it bypasses allowed_updates: the test asked for it."""
         update_id = self.enqueue(self.bot(token), dict(update), filtered=False)
@@ -410,7 +424,13 @@ class EmulatorState:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             # trust_env off: a proxy from the environment must not sit between loopback peers.
-            self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, trust_env=False)
+            # Keep-alive for every connection a parallel webhook sender may hold open, so a
+            # benchmark does not measure reconnects.
+            self._http = httpx.AsyncClient(
+                timeout=HTTP_TIMEOUT,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            )
         return self._http
 
     # --- webhooks ---------------------------------------------------------------------------
@@ -420,7 +440,10 @@ class EmulatorState:
             bot.webhook.task.cancel()
         bot.webhook = webhook
         if webhook is not None:
-            webhook.task = asyncio.get_running_loop().create_task(self._deliver(bot, webhook))
+            sender = deliver_in_parallel(self, bot, webhook) if self.webhook_parallel else None
+            webhook.task = asyncio.get_running_loop().create_task(
+                sender or self._deliver(bot, webhook)
+            )
         self.notify()
 
     async def _deliver(self, bot: BotState, webhook: Webhook) -> None:
@@ -430,22 +453,31 @@ class EmulatorState:
                 await self.wait_changed(None)
                 continue
             update = bot.updates[0]
-            status, error = await self._post_update(webhook, update)
-            self.webhook_deliveries.append(
-                WebhookDelivery(bot.bot_id, update["update_id"], status, error, time.monotonic())
-            )
-            if error is None:
+            if await self.post_once(bot, webhook, update):
                 if bot.updates and bot.updates[0] is update:
                     bot.updates.pop(0)
                 failures = 0
                 self.notify()
                 continue
-            webhook.last_error_date, webhook.last_error_message = unix_now(), error
-            self.notify()
             # Telegram retries the same update, doubling the pause; the next one waits behind it.
-            delay = min(self.webhook_retry_base * 2**failures, max(1.0, self.webhook_retry_base))
+            await asyncio.sleep(self.retry_delay(failures))
             failures += 1
-            await asyncio.sleep(delay)
+
+    def retry_delay(self, failures: int) -> float:
+        return min(self.webhook_retry_base * 2**failures, max(1.0, self.webhook_retry_base))
+
+    async def post_once(self, bot: BotState, webhook: Webhook, update: dict[str, Any]) -> bool:
+        """POST one update to the webhook and record the attempt; True when it was taken."""
+        self.mark_handed(bot, [update])
+        status, error = await self._post_update(webhook, update)
+        self.webhook_deliveries.append(
+            WebhookDelivery(bot.bot_id, update["update_id"], status, error, time.monotonic())
+        )
+        if error is None:
+            return True
+        webhook.last_error_date, webhook.last_error_message = unix_now(), error
+        self.notify()
+        return False
 
     async def _post_update(
         self, webhook: Webhook, update: dict[str, Any]
