@@ -5,7 +5,8 @@ records everything it accepted or refused, fires signed v2 hooks as an operator 
 (``amojo_operator.py``) and injects faults: errors, outages, hung requests. Field rules live in
 ``amojo_rules.py``, per-endpoint behaviour and records in ``amojo_state.py``.
 
-Standalone: ``python -m bridge.sandbox.amojo_emulator --port N --channel-id I --channel-secret S``.
+Standalone: ``python -m bridge.sandbox.amojo_emulator --port N --channel-id I --channel-secret S``;
+a driver in another process uses the ``/__emulator__/`` routes (here and in ``amojo_control.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bridge.amojo import signing
+from bridge.sandbox.amojo_control import add_control_routes
 from bridge.sandbox.amojo_operator import HOOK_TIMEOUT, AmojoOperator, OperatorMessage
 from bridge.sandbox.amojo_rules import ApiError, Reply, envelope
 from bridge.sandbox.amojo_state import RejectedRequest
@@ -251,6 +253,8 @@ class AmojoEmulator(AmojoOperator):
                 return JSONResponse({"error": str(exc)}, 400)
             return JSONResponse({"id": sent.id, "status": sent.status})
 
+        add_control_routes(app, self)
+
         async def unknown_route(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
             # amojo answers a wrong URL with an empty 4xx body
@@ -375,7 +379,9 @@ async def run_standalone(
         channel_secret=channel_secret,
         hook_url_template=hook_url_template,
     )
-    config = uvicorn.Config(emulator.app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        emulator.app, host=host, port=port, log_level="warning", access_log=False
+    )
     try:
         await uvicorn.Server(config).serve()
     finally:
