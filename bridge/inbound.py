@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 # Fields an embedded (quoted or forwarded) message may carry besides its ids (spec §4.4).
-EMBEDDED_FIELDS = ("type", "text", "file_name", "file_size", "media_duration", "location")
-EMBEDDED_FIELDS += ("contact",)
+EMBEDDED_FIELDS: tuple[str, ...] = ("type", "text", "file_name", "file_size", "media_duration")
+EMBEDDED_FIELDS += ("location", "contact")
 
 
 def message_body(
@@ -74,7 +74,7 @@ class InboundDelivery:
 
     async def run(self, job: JobContext) -> None:
         event = payload_to_event(job.payload["event"])
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             conversation = await uow.conversation(job.payload["conversation_id"])
             assert conversation is not None and conversation.id is not None
             connection = await uow.connection(conversation.connection_id)
@@ -97,13 +97,16 @@ class InboundDelivery:
             amojo_msgid = await self._send(
                 connection, conversation, event, sender_id, link.bridge_msgid
             )
-            async with self._store.transaction() as uow:
-                await uow.update_link(
-                    link.id,
+            link_id = link.id
+            # Shared with the other workers' updates: one commit for many deliveries.
+            await self._store.grouped(
+                lambda uow: uow.update_link(
+                    link_id,
                     amojo_msgid=amojo_msgid or None,
                     status=DeliveryStatus.DELIVERED,
                     last_error=None,
                 )
+            )
             return
         # Edits and reactions name an earlier message: find it on either side.
         target = await self._target(conversation, event.message)
@@ -165,7 +168,8 @@ class InboundDelivery:
             connection.scope_id, conversation.amojo_conversation_id, user
         )
         chat_id = answer.get("id")
-        amojo_user = answer.get("user") if isinstance(answer.get("user"), dict) else {}
+        user_answer = answer.get("user")
+        amojo_user: dict[str, Any] = user_answer if isinstance(user_answer, dict) else {}
         async with self._store.transaction() as uow:
             if isinstance(chat_id, str) and chat_id:
                 conversation.amojo_chat_id = chat_id
@@ -217,7 +221,8 @@ class InboundDelivery:
         if not conversation.amojo_chat_id:
             return None
         for message in await self._amojo.history(connection.scope_id, conversation.amojo_chat_id):
-            inner = message.get("message") if isinstance(message.get("message"), dict) else message
+            nested = message.get("message")
+            inner: dict[str, Any] = nested if isinstance(nested, dict) else message
             if inner.get("client_id") == msgid:
                 return str(inner.get("id") or "")
         return None

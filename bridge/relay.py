@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Generic, TypeVar
 
 from bridge.amojo.hooks import hook_media_group
 from bridge.errors import UnknownScopeError
 from bridge.ids import ConnectionId
 from bridge.jobs import JobKind, event_to_payload
-from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction
-from storage import Store
-from storage.models import ConnectionState, Direction
+from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction, Sender
+from storage import Store, UnitOfWork
+from storage.models import Connection, ConnectionState, Direction
 
 log = logging.getLogger(__name__)
 
@@ -44,56 +45,122 @@ def message_key(channel: str, external_account_id: str, external_message_id: str
     return f"{channel}-{external_account_id}-{external_message_id}"
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+CONNECTION_TTL = 5.0  # seconds a connection row is trusted (``disconnect`` runs elsewhere)
+
+
+class BoundedCache(Generic[K, V]):
+    """A dict that forgets the least recently used entries past ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+
 class Relay:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache_size: int = 50_000) -> None:
         self._store = store
+        # Contacts and conversations are never deleted and their ids never change, so the
+        # hot path may skip looking them up again. Caches are filled only after commit.
+        self._connections: BoundedCache[str, tuple[float, Connection]] = BoundedCache(1_000)
+        self._contacts: BoundedCache[tuple[str, str], tuple[int, str, str | None]] = BoundedCache(
+            cache_size
+        )
+        self._conversations: BoundedCache[tuple[str, str], int] = BoundedCache(cache_size)
+
+    async def _connection(self, uow: UnitOfWork, connection_id: str) -> Connection | None:
+        cached = self._connections.get(connection_id)
+        if cached is not None and time.monotonic() - cached[0] < CONNECTION_TTL:
+            return cached[1]
+        row = await uow.connection(connection_id)
+        if row is not None:
+            uow.after_commit(lambda: self._connections.put(connection_id, (time.monotonic(), row)))
+        return row
+
+    async def _contact_id(self, uow: UnitOfWork, connection_id: str, sender: Sender) -> int:
+        key = (connection_id, sender.external_id)
+        cached = self._contacts.get(key)
+        if cached is not None and cached[1:] == (sender.name, sender.username):
+            return cached[0]
+        contact = await uow.upsert_contact(
+            connection_id, sender.external_id, sender.name, sender.username
+        )
+        assert contact.id is not None
+        value = (contact.id, sender.name, sender.username)
+        uow.after_commit(lambda: self._contacts.put(key, value))
+        return contact.id
+
+    async def _conversation_id(
+        self, uow: UnitOfWork, connection: Connection, chat: str, contact_id: int
+    ) -> int:
+        key = (connection.id, chat)
+        cached = self._conversations.get(key)
+        if cached is not None:
+            return cached
+        conversation = await uow.upsert_conversation(
+            connection.id,
+            chat,
+            contact_id,
+            conversation_key(connection.channel, connection.external_account_id, chat),
+        )
+        assert conversation.id is not None
+        conversation_id = conversation.id
+        uow.after_commit(lambda: self._conversations.put(key, conversation_id))
+        return conversation_id
 
     # -- InboundSink -------------------------------------------------------------------------
     async def accept(self, event: InboundEvent) -> None:
         """Store the event and its delivery job in one transaction; duplicates are no-ops."""
-        async with self._store.transaction() as uow:
-            connection = await uow.connection(event.connection_id)
-            if connection is None or connection.state != ConnectionState.ACTIVE:
-                log.warning(
-                    "event for an inactive connection dropped",
-                    extra={"connection_id": event.connection_id},
-                )
+        await self._store.grouped(lambda uow: self._accept(uow, event))
+
+    async def _accept(self, uow: UnitOfWork, event: InboundEvent) -> None:
+        connection = await self._connection(uow, event.connection_id)
+        if connection is None or connection.state != ConnectionState.ACTIVE:
+            log.warning(
+                "event for an inactive connection dropped",
+                extra={"connection_id": event.connection_id},
+            )
+            return
+        contact_id = await self._contact_id(uow, connection.id, event.sender)
+        conversation_id = await self._conversation_id(uow, connection, event.chat, contact_id)
+        lock_key = f"in:{conversation_id}"
+        if isinstance(event, InboundMessage):
+            link_id = await uow.insert_message_link(
+                conversation_id=conversation_id,
+                direction=Direction.IN,
+                external_message_id=event.message,
+                bridge_msgid=message_key(
+                    connection.channel, connection.external_account_id, event.message
+                ),
+            )
+            if link_id is None:
+                log.info("duplicate message ignored", extra={"connection_id": connection.id})
                 return
-            contact = await uow.upsert_contact(
-                connection.id, event.sender.external_id, event.sender.name, event.sender.username
-            )
-            assert contact.id is not None
-            conversation = await uow.upsert_conversation(
-                connection.id,
-                event.chat,
-                contact.id,
-                conversation_key(connection.channel, connection.external_account_id, event.chat),
-            )
-            assert conversation.id is not None
-            lock_key = f"in:{conversation.id}"
-            if isinstance(event, InboundMessage):
-                link = await uow.add_message_link(
-                    conversation_id=conversation.id,
-                    direction=Direction.IN,
-                    external_message_id=event.message,
-                    bridge_msgid=message_key(
-                        connection.channel, connection.external_account_id, event.message
-                    ),
-                )
-                if link is None:
-                    log.info("duplicate message ignored", extra={"connection_id": connection.id})
-                    return
-                dedup_key = f"in:{link.id}"
-            else:
-                assert isinstance(event, InboundEdit | InboundReaction)
-                dedup_key = event.dedup_key
-            await uow.enqueue(
-                JobKind.DELIVER_INBOUND,
-                {"event": event_to_payload(event), "conversation_id": conversation.id},
-                connection_id=connection.id,
-                lock_key=lock_key,
-                dedup_key=dedup_key,
-            )
+            dedup_key = f"in:{link_id}"
+        else:
+            assert isinstance(event, InboundEdit | InboundReaction)
+            dedup_key = event.dedup_key
+        await uow.enqueue(
+            JobKind.DELIVER_INBOUND,
+            {"event": event_to_payload(event), "conversation_id": conversation_id},
+            connection_id=connection.id,
+            lock_key=lock_key,
+            dedup_key=dedup_key,
+        )
 
     async def reject(self, connection_id: ConnectionId, raw: bytes, reason: str) -> None:
         """Keep an update the adapter could not read, as a failed job visible in ``status``."""
@@ -114,7 +181,8 @@ class Relay:
         # amoCRM splits a message with several files into hooks sharing a media_group_id, with
         # no end marker: wait a moment so the first can take the others along as one album.
         run_at = time.time() + ALBUM_WAIT if hook_media_group(data) and order_key else None
-        async with self._store.transaction() as uow:
+
+        async def store_hook(uow: UnitOfWork) -> bool:
             connection = await uow.connection_by_scope(scope_id)
             if connection is None or connection.state != ConnectionState.ACTIVE:
                 raise UnknownScopeError(f"unknown scope {scope_id}")
@@ -126,7 +194,9 @@ class Relay:
                 dedup_key=f"hook:{scope_id}:{dedup_id}" if dedup_id else None,
                 run_at=run_at,
             )
-        return job_id is not None
+            return job_id is not None
+
+        return await self._store.grouped(store_hook)
 
     async def scope_exists(self, scope_id: str) -> bool:
         async with self._store.transaction() as uow:

@@ -27,6 +27,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def create_reader(engine: AsyncEngine) -> AsyncEngine:
+    """An engine for read-only transactions. On SQLite (WAL) readers run beside the one
+    writer instead of queueing for the write lock; elsewhere it is the same engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    reader = create_async_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(reader.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return reader
+
+
 def _create_sqlite_engine(url: str, echo: bool) -> AsyncEngine:
     if sqlite3.sqlite_version_info < MIN_SQLITE:
         raise RuntimeError(

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import queue
+from storage.db import create_reader
 from storage.models import (
     Connection,
     ConnectionState,
@@ -29,6 +30,9 @@ from storage.models import (
     MessageLink,
     now,
 )
+
+T = TypeVar("T")
+Operation = Callable[["UnitOfWork"], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +52,25 @@ class UnitOfWork:
         self.session = session
         self._on_enqueue = on_enqueue
         self._dialect = session.bind.dialect.name if session.bind else "sqlite"
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction is committed (never after a rollback):
+        the place to fill in-memory caches with what the transaction wrote."""
+        self.committed.append(callback)
 
     # -- generic helpers -------------------------------------------------------------------
     async def _insert_ignore(self, model: type[Any], values: dict[str, Any]) -> bool:
         """INSERT … ON CONFLICT DO NOTHING; True when a row was written."""
+        return await self._insert_ignore_id(model, values) is not None
+
+    async def _insert_ignore_id(self, model: type[Any], values: dict[str, Any]) -> int | None:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when nothing was written."""
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         result = await self.session.execute(
-            insert(model).values(**values).on_conflict_do_nothing().returning(text("1"))
+            insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
         )
-        return result.first() is not None
+        return result.scalar_one_or_none()
 
     # -- connections ---------------------------------------------------------------------------
     async def connection(self, connection_id: str) -> Connection | None:
@@ -188,6 +202,12 @@ class UnitOfWork:
         )
         return (await self.session.execute(select(MessageLink).where(key))).scalars().one()
 
+    async def insert_message_link(self, **values: Any) -> int | None:
+        """Like ``add_message_link`` but returns only the new id (one statement, not two)."""
+        values.setdefault("created_at", now())
+        values.setdefault("updated_at", values["created_at"])
+        return await self._insert_ignore_id(MessageLink, values)
+
     async def message_link(self, link_id: int) -> MessageLink | None:
         return await self.session.get(MessageLink, link_id, populate_existing=True)
 
@@ -293,11 +313,17 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._reader = create_reader(engine)
+        self._read_sessions = async_sessionmaker(
+            self._reader, class_=AsyncSession, expire_on_commit=False
+        )
         self._listeners: list[Callable[[], None]] = []
         # SQLite has one writer at a time. Coroutines of this process take turns here;
         # left to SQLite's busy handler they would sleep in growing steps (up to 100 ms)
         # while the lock is held by a neighbour in the same process.
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._grouped: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._group_task: asyncio.Task[None] | None = None
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -314,14 +340,68 @@ class Store:
                 await stack.enter_async_context(self._writer)
             session = await stack.enter_async_context(self._sessions())
             await stack.enter_async_context(session.begin())
-            yield UnitOfWork(session, lambda: pending.append(True))
+            uow = UnitOfWork(session, lambda: pending.append(True))
+            yield uow
+        for callback in uow.committed:
+            callback()
         # Workers are woken only once the jobs are committed and so visible to them.
         if pending:
             self._notify()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        """A read-only unit of work: it never waits for the writer (nor the writer for it)."""
+        async with self._read_sessions() as session, session.begin():
+            yield UnitOfWork(session, lambda: None)
+
+    async def grouped(self, operation: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run ``operation`` in a transaction shared with whatever else is waiting (group commit).
+
+        Concurrent receipts (webhook hooks, Telegram updates) would each pay for a commit and
+        its fsync; here the ones that arrive while a commit is under way share the next one.
+        Each runs in its own savepoint, so one that fails leaves the others intact, and they
+        run in the order they were submitted (a chat's messages keep their order).
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._grouped.append((operation, future))
+        if self._group_task is None or self._group_task.done():
+            self._group_task = asyncio.create_task(self._drain_grouped())
+        return await future
+
+    async def _drain_grouped(self) -> None:
+        while self._grouped:
+            batch, self._grouped = self._grouped, []
+            try:
+                results = []
+                async with self.transaction() as uow:
+                    for operation, _ in batch:
+                        results.append(await operation(uow))
+            except Exception:  # noqa: BLE001 - retried one by one below
+                # One of them failed and the shared transaction is gone: run each alone, so
+                # only the one at fault fails (rare: the common path pays no savepoints).
+                for operation, future in batch:
+                    await self._run_alone(operation, future)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _run_alone(self, operation: Operation, future: asyncio.Future[Any]) -> None:
+        try:
+            async with self.transaction() as uow:
+                result = await operation(uow)
+        except Exception as error:  # noqa: BLE001 - handed to its caller
+            if not future.done():
+                future.set_exception(error)
+            return
+        if not future.done():
+            future.set_result(result)
 
     async def ping(self) -> None:
         async with self._sessions() as session:
             await session.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._reader is not self.engine:
+            await self._reader.dispose()
         await self.engine.dispose()

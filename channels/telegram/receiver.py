@@ -107,28 +107,34 @@ class PollingReceiver:
                 failing = False
                 await self._report(None)
             backoff.reset()
-            for update in updates:
-                if not await self._deliver(update, backoff):
-                    return
-                self._offset = update.update_id + 1
-                if self._stopping:
-                    return
+            if updates and not await self._deliver(updates, backoff):
+                return
 
-    async def _deliver(self, update: Update, backoff: Backoff) -> bool:
-        """Hand one update to the sink until it is stored; False when stopping first."""
+    async def _deliver(self, updates: list[Update], backoff: Backoff) -> bool:
+        """Hand a batch to the sink until all of it is stored; False when stopping first.
+
+        The updates are handed over together, in order, so the store can commit them at
+        once; if any fails the whole batch is handed over again (storing is idempotent).
+        """
         while True:
             self._handling = True
             try:
-                await self._handle(update)
-                return True
-            except Exception:
-                log.exception(
-                    "storing update %s failed; will retry it",
-                    update.update_id,
-                    extra={"connection_id": self._connection_id},
+                results = await asyncio.gather(
+                    *(self._handle(update) for update in updates), return_exceptions=True
                 )
             finally:
                 self._handling = False
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if not failures:
+                self._offset = updates[-1].update_id + 1
+                return True
+            log.error(
+                "storing %d of %d updates failed (%s); will retry them",
+                len(failures),
+                len(updates),
+                failures[0],
+                extra={"connection_id": self._connection_id},
+            )
             if self._stopping:
                 return False
             await backoff.asleep()
