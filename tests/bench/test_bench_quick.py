@@ -1,0 +1,38 @@
+"""``python -m bench --quick`` runs to the end: what CI runs so the benchmark never rots.
+
+Nothing about speed is asserted (speed lives in the benchmark's table); only that the run
+completes, loses and duplicates nothing (exit status 0) and prints every row.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = ("ceiling", "inbound", "outbound", "idle", "memory", "growth")
+
+
+def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    for row in ROWS:
+        assert f"│ {row} " in output, f"row {row!r} missing from:\n{output}"
+    document = json.loads(results.read_text())
+    assert {row["name"] for row in document["rows"]} == set(ROWS)
+    assert document["problems"] == []
