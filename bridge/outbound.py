@@ -19,7 +19,7 @@ from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId
 from bridge.jobs import JobContext, JobHandler, JobKind
 from bridge.messages import OutboundMessage, OutboundReaction
 from bridge.relay import hook_lock_key
-from storage import Store
+from storage import Store, UnitOfWork
 from storage.models import Connection, ConnectionState, Conversation, DeliveryStatus, Direction
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class OutboundDelivery:
             await self._deliver_reaction(connection, hook)
 
     async def _connection(self, scope_id: str) -> Connection:
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             connection = await uow.connection_by_scope(scope_id)
         if connection is None or connection.state != ConnectionState.ACTIVE:
             raise UnknownScopeError(f"no active connection for scope {scope_id}")
@@ -63,11 +63,12 @@ class OutboundDelivery:
     async def _conversation(
         self, connection: Connection, client_id: str | None, chat_id: str | None
     ) -> Conversation:
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
-            if conversation is not None and chat_id and conversation.amojo_chat_id != chat_id:
-                conversation.amojo_chat_id = chat_id
-                await uow.save(conversation)
+        if conversation is not None and chat_id and conversation.amojo_chat_id != chat_id:
+            conversation.amojo_chat_id = chat_id
+            found = conversation
+            await self._store.grouped(lambda uow: uow.save(found))
         if conversation is None:
             raise RecipientUnavailableError(
                 "This chat is unknown to the bridge: the customer has not written to the bot yet",
@@ -78,7 +79,7 @@ class OutboundDelivery:
     async def _deliver_message(
         self, connection: Connection, hook: MessageHook, job: JobContext
     ) -> None:
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             existing = await uow.link_by_amojo_msgid(hook.amojo_msgid)
         if existing is not None and existing.direction == Direction.IN:
             log.debug(
@@ -109,13 +110,18 @@ class OutboundDelivery:
         )
         # Each hook of an album is its own message in amoCRM and in Telegram: link them pairwise.
         carriers = iter(receipt.attachments)
-        async with self._store.transaction() as uow:
+        conversation_id = conversation.id
+
+        async def record(uow: UnitOfWork) -> None:
             for sent in hooks:
                 carrier = next(carriers, None) if sent.attachment else None
                 await self._record_sent(
-                    uow, conversation.id, sent.amojo_msgid, carrier or receipt.first
+                    uow, conversation_id, sent.amojo_msgid, carrier or receipt.first
                 )
                 await self._queue_report_in(uow, connection, sent.amojo_msgid, DELIVERED)
+
+        # Shared with the other workers' records: one commit for many sends.
+        await self._store.grouped(record)
 
     @staticmethod
     async def _record_sent(
@@ -170,7 +176,9 @@ class OutboundDelivery:
 
     async def _reply_target(self, hook: MessageHook) -> ExternalMessageId | None:
         """The Telegram message the operator quoted, known by amoCRM's id or by our msgid."""
-        async with self._store.transaction() as uow:
+        if not hook.reply_to_amojo_msgid and not hook.reply_to_bridge_msgid:
+            return None
+        async with self._store.read() as uow:
             link = None
             if hook.reply_to_amojo_msgid:
                 link = await uow.link_by_amojo_msgid(hook.reply_to_amojo_msgid)
@@ -298,7 +306,12 @@ class OutboundDelivery:
             payload.get("error"),
         )
         if payload["status"] == DELIVERED:
-            async with self._store.transaction() as uow:
-                link = await uow.link_by_amojo_msgid(payload["amojo_msgid"])
-                if link is not None and link.id is not None and link.status == DeliveryStatus.SENT:
-                    await uow.update_link(link.id, status=DeliveryStatus.DELIVERED)
+            await self._store.grouped(
+                lambda uow: self._mark_delivered(uow, payload["amojo_msgid"])
+            )
+
+    @staticmethod
+    async def _mark_delivered(uow: UnitOfWork, amojo_msgid: str) -> None:
+        link = await uow.link_by_amojo_msgid(amojo_msgid)
+        if link is not None and link.id is not None and link.status == DeliveryStatus.SENT:
+            await uow.update_link(link.id, status=DeliveryStatus.DELIVERED)
