@@ -170,7 +170,7 @@ def event_to_payload(event: InboundEvent) -> dict[str, Any]:
 
 
 def payload_to_event(data: dict[str, Any]) -> InboundEvent:
-    ids = {
+    ids: dict[str, Any] = {
         "connection_id": ConnectionId(data["connection_id"]),
         "chat": ExternalChatId(data["chat"]),
         "message": ExternalMessageId(data["message"]),

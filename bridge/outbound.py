@@ -109,10 +109,11 @@ class OutboundDelivery:
             ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id), message
         )
         # Each hook of an album is its own message in amoCRM and in Telegram: link them pairwise.
-        carriers = iter(receipt.attachments)
         conversation_id = conversation.id
 
         async def record(uow: UnitOfWork) -> None:
+            # Built here, not outside: a group commit that fails runs this again on its own.
+            carriers = iter(receipt.attachments)
             for sent in hooks:
                 carrier = next(carriers, None) if sent.attachment else None
                 await self._record_sent(

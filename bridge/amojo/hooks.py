@@ -102,7 +102,7 @@ def _parse_message(data: dict[str, Any]) -> MessageHook:
         conversation=_conversation(_dict(outer.get("conversation"))),
         amojo_msgid=amojo_msgid,
         type=kind,
-        text=inner.get("text") if isinstance(inner.get("text"), str) else "",
+        text=_str(inner.get("text")) or "",
         attachment=attachment,
         buttons=_buttons(inner.get("markup")),
         reply_to_amojo_msgid=_str(reply.get("id")),

@@ -249,8 +249,12 @@ async def _settled_status(sandbox: SandboxBridge) -> list[StatusRow]:
         if all(row.queued == 0 for row in rows):
             break
         done = worker.outcomes["succeeded"]
+
+        def progressed(done: int = done) -> bool:
+            return worker.outcomes["succeeded"] > done
+
         try:
-            await worker.wait_until(lambda done=done: worker.outcomes["succeeded"] > done, 5)
+            await worker.wait_until(progressed, 5)
         except TimeoutError:
             break  # something waits for a retry: show the table as it is
     return rows

@@ -160,8 +160,8 @@ class Part:
             method, field = _MEDIA_METHODS[attachment.kind]
             if self.text and attachment.kind is not AttachmentKind.STICKER:
                 common["caption"] = self.text
-            media = files.get(attachment.url, attachment.url)
-            return method(**common, **{field: media}, reply_markup=self.markup)
+            common[field] = files.get(attachment.url, attachment.url)
+            return method(**common, reply_markup=self.markup)  # type: ignore[call-arg]
         return SendMediaGroup(
             **common,
             media=[
