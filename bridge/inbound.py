@@ -9,10 +9,17 @@ from typing import Any
 from bridge.amojo import AmojoClient, AmojoRejectedError
 from bridge.jobs import JobContext, JobHandler, payload_to_event
 from bridge.media import MediaLinks
-from bridge.messages import InboundEdit, InboundMessage, InboundReaction
-from bridge.relay import participant_key
+from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction
+from bridge.relay import BoundedCache, participant_key
 from storage import Store
-from storage.models import Connection, Contact, Conversation, DeliveryStatus, Direction
+from storage.models import (
+    Connection,
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    MessageLink,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +75,32 @@ class InboundDelivery:
         self._store = store
         self._amojo = amojo
         self._media = media
+        # Rows that do not change once a conversation has its amoCRM chat: the steady state
+        # of a busy chat needs no read before sending.
+        self._known: BoundedCache[int, tuple[Connection, Conversation, Contact]] = BoundedCache(
+            20_000
+        )
 
-    def handler(self) -> JobHandler:
-        return JobHandler(run=self.run, on_dead=self.on_dead)
-
-    async def run(self, job: JobContext) -> None:
-        event = payload_to_event(job.payload["event"])
+    async def _rows(
+        self, conversation_id: int, event: InboundEvent, job: JobContext
+    ) -> tuple[Connection, Conversation, Contact, MessageLink | None]:
+        known = self._known.get(conversation_id)
+        fresh_message = (
+            isinstance(event, InboundMessage) and job.attempts == 1 and "link_id" in job.payload
+        )
+        if known is not None and fresh_message:
+            # First attempt: the link was written with this job and is still queued.
+            link = MessageLink(
+                id=job.payload["link_id"],
+                conversation_id=conversation_id,
+                direction=Direction.IN,
+                external_message_id=event.message,
+                bridge_msgid=job.payload["bridge_msgid"],
+                status=DeliveryStatus.QUEUED,
+            )
+            return (*known, link)
         async with self._store.read() as uow:
-            conversation = await uow.conversation(job.payload["conversation_id"])
+            conversation = await uow.conversation(conversation_id)
             assert conversation is not None and conversation.id is not None
             connection = await uow.connection(conversation.connection_id)
             contact = await uow.contact(conversation.contact_id)
@@ -85,6 +110,18 @@ class InboundDelivery:
                 if isinstance(event, InboundMessage)
                 else None
             )
+        if conversation.amojo_chat_id is not None:
+            self._known.put(conversation_id, (connection, conversation, contact))
+        return connection, conversation, contact, link
+
+    def handler(self) -> JobHandler:
+        return JobHandler(run=self.run, on_dead=self.on_dead)
+
+    async def run(self, job: JobContext) -> None:
+        event = payload_to_event(job.payload["event"])
+        connection, conversation, contact, link = await self._rows(
+            job.payload["conversation_id"], event, job
+        )
         if link is not None and link.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
             return  # a previous attempt got through before the job could be completed
         sender_id = participant_key(

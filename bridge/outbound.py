@@ -13,6 +13,7 @@ from bridge.errors import (
     DeliveryError,
     PermanentDeliveryError,
     RecipientUnavailableError,
+    TransientDeliveryError,
     UnknownScopeError,
 )
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId
@@ -119,10 +120,33 @@ class OutboundDelivery:
                 await self._record_sent(
                     uow, conversation_id, sent.amojo_msgid, carrier or receipt.first
                 )
-                await self._queue_report_in(uow, connection, sent.amojo_msgid, DELIVERED)
 
         # Shared with the other workers' records: one commit for many sends.
         await self._store.grouped(record)
+        for sent in hooks:
+            await self._report_delivered(connection, sent.amojo_msgid)
+
+    async def _report_delivered(self, connection: Connection, amojo_msgid: str) -> None:
+        """Tell amoCRM at once; only when that fails does the status wait in the queue.
+
+        The send is recorded before this, so a crash here leaves a "sent" link whose hook job
+        runs again and queues the status instead of sending the message twice.
+        """
+        try:
+            await self._amojo.update_delivery_status(connection.scope_id, amojo_msgid, DELIVERED)
+        except TransientDeliveryError as error:
+            log.info("delivery status queued: %s", error, extra={"connection_id": connection.id})
+            await self._queue_report(connection, amojo_msgid, DELIVERED)
+            return
+        except PermanentDeliveryError as error:
+            log.warning(
+                "amoCRM refused the delivery status of %s: %s",
+                amojo_msgid,
+                error,
+                extra={"connection_id": connection.id},
+            )
+            return
+        await self._store.grouped(lambda uow: self._mark_delivered(uow, amojo_msgid))
 
     @staticmethod
     async def _record_sent(

@@ -151,12 +151,19 @@ class Relay:
                 log.info("duplicate message ignored", extra={"connection_id": connection.id})
                 return
             dedup_key = f"in:{link_id}"
+            link_ids = {
+                "link_id": link_id,
+                "bridge_msgid": message_key(
+                    connection.channel, connection.external_account_id, event.message
+                ),
+            }
         else:
             assert isinstance(event, InboundEdit | InboundReaction)
             dedup_key = event.dedup_key
+            link_ids = {}
         await uow.enqueue(
             JobKind.DELIVER_INBOUND,
-            {"event": event_to_payload(event), "conversation_id": conversation_id},
+            {"event": event_to_payload(event), "conversation_id": conversation_id, **link_ids},
             connection_id=connection.id,
             lock_key=lock_key,
             dedup_key=dedup_key,

@@ -59,7 +59,7 @@ class TelegramChannel:
         timeout: float = 30.0,
         poll_timeout: int = 25,
         chat_rate: float = 1.0,
-        chat_burst: int = 5,
+        chat_burst: int = 3,
         bot_rate: float = 30.0,
     ) -> None:
         self._bots = BotPool(api_url, timeout)
