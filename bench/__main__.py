@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import report
-from bench.config import LIFTED_LIMITS
+from bench.config import DEFAULT_WORKERS, LIFTED_LIMITS
 from bench.run import Bench, Options
 
 ORDER = ["ceiling", "inbound", "outbound", "idle", "memory", "growth"]
@@ -48,7 +49,7 @@ def parse(argv: list[str] | None) -> Options:
 
 def notes(bench: Bench) -> list[str]:
     sizes, facts = bench.sizes, bench.facts
-    workers = bench.options.workers or "8 (default)"
+    workers = bench.options.workers or f"{DEFAULT_WORKERS} (default)"
     emulator_peak = max(
         (
             share
@@ -71,7 +72,10 @@ def notes(bench: Bench) -> list[str]:
         f"ceiling: this process (asyncio + httpx) sends {sizes.messages} signed new_message "
         f"calls straight to the Chats API emulator, {sizes.users} at a time; one at a time the "
         f"bare round trip is {facts.get('bare round trip', '?')} (p50). Ceiling at the end of "
-        f"the run: {facts.get('ceiling at the end', '?')}.",
+        f"the run: {facts.get('ceiling at the end', '?')}. The second ceiling row is the same "
+        "loop at the bridge's worker concurrency: httpx's pool costs more per request the more "
+        "requests share it, so it is the higher one; × ceiling is against the first, as the "
+        "issue defines it.",
         f"inbound: {sizes.messages} messages from {sizes.users} new customers queued at once in "
         "the Telegram emulator; time = queued → last accepted by the Chats API emulator; "
         "latency = update handed to the bridge (getUpdates answer or webhook POST) → accepted. "
@@ -102,6 +106,8 @@ def notes(bench: Bench) -> list[str]:
     peaks = ", ".join(f"{name} {mb:.0f} MB" for name, mb in bench.peaks.items())
     lines.append(f"memory: peak RSS (VmHWM) of each bridge process: {peaks}.")
     lines += [f"{name}: {fact}" for name, fact in facts.items() if name.startswith("preload")]
+    if "late" in facts:
+        lines.append(f"late: {facts['late']}")
     targets = [row.target for row in bench.rows.values() if row.target]
     met = sum(t.count("✓") for t in targets)
     total = met + sum(t.count("✗") for t in targets)
@@ -110,6 +116,13 @@ def notes(bench: Bench) -> list[str]:
 
 
 async def main_async(options: Options, console: Console) -> int:
+    # Ctrl-C or SIGTERM: cancel the run so that every child process is stopped on the way out
+    # (the loop's own SIGINT handling does not reach the task under uvloop here).
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop, task.cancel)
     started = time.monotonic()
     bench = Bench(options, console)
     try:
@@ -153,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = asyncio.run
     try:
         return runner(main_async(options, console))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[red]interrupted[/red]")
         return 130
     except Exception:
         console.print_exception()

@@ -19,6 +19,8 @@ LIFTED_LIMITS = {
     "BRIDGE_AMOJO_RATE": UNLIMITED_RATE,
 }
 
+DEFAULT_WORKERS = 8  # BRIDGE_WORKER_CONCURRENCY's default
+
 # User id ranges, one per scenario, so no scenario sees another's conversations; preloaded
 # conversations use their own range.
 USERS_PER_SCENARIO = 1_000_000
@@ -35,6 +37,7 @@ class Sizes:
     growth_conversations: int  # the conversations they belong to (the memory row's too)
     memory_touch: int  # of those, how many write (and get an answer) before RSS is read
     growth_webhook: bool = True  # growth in webhook mode too (one more bridge start, ~5 s)
+    memory_apart: bool = True  # memory in its own store, else in the growth one (no start)
 
 
 FULL = Sizes(
@@ -54,6 +57,7 @@ QUICK = Sizes(
     growth_conversations=10_000,
     memory_touch=100,
     growth_webhook=False,
+    memory_apart=False,
 )
 
 

@@ -1,7 +1,9 @@
 """The workloads: the bare ceiling loop, inbound and outbound bursts, and the idle probes.
 
 Every workload returns a ``Measure``; it never judges speed. It does judge completeness: a
-message that does not arrive, or arrives twice, is recorded in ``Measure.problems``.
+message that arrives twice is recorded in ``Measure.problems``, one that has not arrived when
+the phase's time is up in ``Measure.missing`` (the run looks again at its very end: late, or
+lost).
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ SETTLE_TIMEOUT_PER_MESSAGE = 0.1  # s; on top of a fixed 60 s: what "never arriv
 
 
 @dataclass
+class Missing:
+    """Keys that had not arrived when a phase's time ran out: late, or lost."""
+
+    stream: Stream
+    keys: list[str]
+    what: str
+
+
+@dataclass
 class Measure:
     count: int = 0
     seconds: float = 0.0  # first injection → last completion
@@ -30,6 +41,7 @@ class Measure:
     acks: list[float] = field(default_factory=list)  # s, per hook
     e2e: list[float] = field(default_factory=list)  # s, injection → arrival (idle probes)
     problems: list[str] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -108,20 +120,29 @@ async def ceiling(
 # -- waiting for arrivals ----------------------------------------------------------------------
 
 
-async def settle(stream: Stream, keys: list[str], within: float) -> None:
-    """Pull ``stream`` until every key arrived, or ``within`` seconds passed."""
+async def settle(waits: list[tuple[Stream, list[str]]], within: float) -> None:
+    """Pull each stream until all its keys arrived, or ``within`` seconds passed; every
+    stream is pulled at least once, so what came meanwhile is seen."""
     deadline = time.monotonic() + within
-    while stream.count(keys) < len(keys) and time.monotonic() < deadline:
-        await stream.pull(wait=min(1.0, max(0.01, deadline - time.monotonic())))
+    while True:
+        pending = [(s, keys) for s, keys in waits if s.count(keys) < len(keys)]
+        left = deadline - time.monotonic()
+        if not pending or left <= 0:
+            break
+        # a long poll on the first unfinished stream, then a plain read of the others
+        await pending[0][0].pull(wait=min(1.0, max(0.01, left)))
+        for other, _ in pending[1:]:
+            await other.pull()
 
 
 def check_once(stream: Stream, keys: list[str], what: str, measure: Measure) -> list[float]:
-    """The arrival time of each key (last column of a row); missing and doubled ones noted."""
+    """The arrival time of each key (last column of a row); doubled ones are problems, the
+    ones not (yet) arrived are kept in ``measure.missing`` for a last look at the end."""
     times: list[float] = []
     missing = [k for k in keys if k not in stream.by_key]
     doubled = [k for k in keys if len(stream.by_key.get(k, ())) > 1]
     if missing:
-        measure.problems.append(f"{what}: {len(missing)} of {len(keys)} never came: {missing[:5]}")
+        measure.missing.append(Missing(stream, missing, what))
     if doubled:
         measure.problems.append(f"{what}: {len(doubled)} came more than once: {doubled[:5]}")
     for key in keys:
@@ -150,7 +171,7 @@ async def inbound_burst(
     messages = [(users[i % len(users)], texts[i]) for i in range(count)]
     measure = Measure(count=count)
     update_ids, queued_at = await emulators.users_send(messages)
-    await settle(emulators.arrivals, texts, _timeout(count))
+    await settle([(emulators.arrivals, texts)], _timeout(count))
     cpu()
     arrivals = check_once(emulators.arrivals, texts, f"inbound {tag}", measure)
     handed = await emulators.handed(min(update_ids))
@@ -169,7 +190,7 @@ async def inbound_idle(emulators: Emulators, user: int, count: int, tag: str) ->
         await asyncio.sleep(0.05)
         text = f"idle {tag} {i}"
         (update_id,), queued_at = await emulators.users_send([(user, text)])
-        await settle(emulators.arrivals, [text], 30.0)
+        await settle([(emulators.arrivals, [text])], 30.0)
         arrived = check_once(emulators.arrivals, [text], f"idle inbound {tag}", measure)
         handed = await emulators.handed(update_id)
         if arrived and update_id in handed:
@@ -239,8 +260,7 @@ async def outbound_burst(
     started = time.monotonic()
     posted = await post_hooks(bridge_url, emulators, scope_id, hooks, concurrency, measure)
     ids = [message_id for message_id, _ in hooks]
-    await settle(emulators.sent, texts, _timeout(count))
-    await settle(emulators.statuses, ids, _timeout(count))
+    await settle([(emulators.sent, texts), (emulators.statuses, ids)], _timeout(count))
     cpu()
     sent = check_once(emulators.sent, texts, f"outbound {tag} sends", measure)
     reported = check_once(emulators.statuses, ids, f"outbound {tag} delivery statuses", measure)
@@ -264,8 +284,7 @@ async def outbound_idle(
         text = f"idle operator {tag} {i}"
         hooks = await emulators.operator_hooks(scope_id, [(conversation, text)])
         posted = await post_hooks(bridge_url, emulators, scope_id, hooks, 1, measure)
-        await settle(emulators.sent, [text], 30.0)
-        await settle(emulators.statuses, [hooks[0][0]], 30.0)
+        await settle([(emulators.sent, [text]), (emulators.statuses, [hooks[0][0]])], 30.0)
         sent = check_once(emulators.sent, [text], f"idle outbound {tag}", measure)
         check_once(emulators.statuses, [hooks[0][0]], f"idle outbound {tag} status", measure)
         if sent:
