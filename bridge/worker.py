@@ -104,9 +104,8 @@ class Worker:
             # Clear before looking, so a wake-up that arrives while we claim is not lost.
             self._wakeup.clear()
             try:
-                await self._flush_finished()
                 free = self._concurrency - len(self._running)
-                jobs = await self._claim(free) if free > 0 else []
+                jobs = await self._complete_and_claim(free)
             except Exception:
                 log.exception("claiming jobs failed; retrying shortly")
                 await self._idle(1.0)
@@ -117,14 +116,29 @@ class Worker:
                 continue  # there may be more: fill the slots as they free up
             await self._idle(await self._next_due() if not self._running else IDLE_WAKE)
 
-    async def _claim(self, limit: int) -> list[JobContext]:
-        async with self._store.transaction() as uow:
-            jobs = await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
-            return [
-                JobContext(job.id, job.kind, dict(job.payload), job.attempts, job.connection_id)
-                for job in jobs
-                if job.id is not None
-            ]
+    async def _complete_and_claim(self, limit: int) -> list[JobContext]:
+        """Mark finished jobs done and take new ones in one transaction (one commit)."""
+        done, self._finished = self._finished, []
+        if not done and limit <= 0:
+            return []
+        try:
+            async with self._store.transaction() as uow:
+                if done:
+                    await queue.complete(uow.session, [job.id for job in done])
+                claimed = (
+                    await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
+                    if limit > 0
+                    else []
+                )
+        except BaseException:
+            self._finished = done + self._finished  # not recorded: try again next round
+            raise
+        for job in done:
+            await self._record(job.kind, "succeeded")
+        return [
+            JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)
+            for job in claimed
+        ]
 
     async def _next_due(self) -> float:
         async with self._store.transaction() as uow:

@@ -10,7 +10,9 @@ Guarantees live in the schema and in one claim statement:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -39,8 +41,19 @@ _CLAIM = """
 UPDATE job SET status = 'doing', worker_id = :worker, lease_until = :lease,
                attempts = attempts + 1, updated_at = :now
 WHERE id IN ({candidate})
-RETURNING id
+RETURNING id, kind, payload, attempts, connection_id
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed job as the worker needs it (read straight from the claim's RETURNING)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    connection_id: str | None
 
 
 async def enqueue(
@@ -78,11 +91,15 @@ async def enqueue(
 
 async def claim(session: AsyncSession, worker_id: str, lease: float) -> Job | None:
     """Take the next runnable job, or None. Runs in the caller's (short) transaction."""
-    jobs = await claim_many(session, worker_id, lease, 1)
-    return jobs[0] if jobs else None
+    claimed = await claim_many(session, worker_id, lease, 1)
+    if not claimed:
+        return None
+    return await session.get(Job, claimed[0].id, populate_existing=True)
 
 
-async def claim_many(session: AsyncSession, worker_id: str, lease: float, limit: int) -> list[Job]:
+async def claim_many(
+    session: AsyncSession, worker_id: str, lease: float, limit: int
+) -> list[Claimed]:
     """Take up to ``limit`` runnable jobs, at most one per lock_key, oldest first."""
     moment = now()
     dialect = session.bind.dialect.name if session.bind else "sqlite"
@@ -93,23 +110,27 @@ async def claim_many(session: AsyncSession, worker_id: str, lease: float, limit:
     statement = text(_CLAIM.format(candidate=candidate))
     params = {"now": moment, "worker": worker_id, "lease": moment + lease, "limit": limit}
     try:
-        async with session.begin_nested():
-            ids = sorted(row[0] for row in await session.execute(statement, params))
+        if dialect == "postgresql":
+            # A lock_key race there ends in a unique violation: contain it in a savepoint.
+            async with session.begin_nested():
+                rows = list(await session.execute(statement, params))
+        else:
+            rows = list(await session.execute(statement, params))  # one writer: no race
     except IntegrityError:
         # Another worker took a job with the same lock_key in the same instant; the partial
         # unique index refused ours. Nothing to run for us right now.
         return []
-    if not ids:
-        return []
-    rows = await session.execute(
-        select(Job)
-        .where(Job.id.in_(ids))
-        .order_by(Job.id)
-        .execution_options(  # type: ignore[union-attr]
-            populate_existing=True
+    claimed = [
+        Claimed(
+            row[0],
+            row[1],
+            row[2] if isinstance(row[2], dict) else json.loads(row[2]),
+            row[3],
+            row[4],
         )
-    )
-    return list(rows.scalars())
+        for row in rows
+    ]
+    return sorted(claimed, key=lambda job: job.id)
 
 
 async def complete(session: AsyncSession, job_id: int | Sequence[int]) -> None:
