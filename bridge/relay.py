@@ -77,6 +77,7 @@ class Relay:
         # Contacts and conversations are never deleted and their ids never change, so the
         # hot path may skip looking them up again. Caches are filled only after commit.
         self._connections: BoundedCache[str, tuple[float, Connection]] = BoundedCache(1_000)
+        self._scopes: BoundedCache[str, tuple[float, Connection]] = BoundedCache(1_000)
         self._contacts: BoundedCache[tuple[str, str], tuple[int, str, str | None]] = BoundedCache(
             cache_size
         )
@@ -89,6 +90,15 @@ class Relay:
         row = await uow.connection(connection_id)
         if row is not None:
             uow.after_commit(lambda: self._connections.put(connection_id, (time.monotonic(), row)))
+        return row
+
+    async def _connection_by_scope(self, uow: UnitOfWork, scope_id: str) -> Connection | None:
+        cached = self._scopes.get(scope_id)
+        if cached is not None and time.monotonic() - cached[0] < CONNECTION_TTL:
+            return cached[1]
+        row = await uow.connection_by_scope(scope_id)
+        if row is not None:
+            uow.after_commit(lambda: self._scopes.put(scope_id, (time.monotonic(), row)))
         return row
 
     async def _contact_id(self, uow: UnitOfWork, connection_id: str, sender: Sender) -> int:
@@ -190,7 +200,7 @@ class Relay:
         run_at = time.time() + ALBUM_WAIT if hook_media_group(data) and order_key else None
 
         async def store_hook(uow: UnitOfWork) -> bool:
-            connection = await uow.connection_by_scope(scope_id)
+            connection = await self._connection_by_scope(uow, scope_id)
             if connection is None or connection.state != ConnectionState.ACTIVE:
                 raise UnknownScopeError(f"unknown scope {scope_id}")
             job_id = await uow.enqueue(
