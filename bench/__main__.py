@@ -40,6 +40,9 @@ def parse(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--json", type=Path, dest="json_path", help="also write results here")
     parser.add_argument(
+        "--markdown", type=Path, dest="markdown_path", help="also write the table as Markdown"
+    )
+    parser.add_argument(
         "--profile", type=Path, dest="profile_dir", help="py-spy each phase into this folder"
     )
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
@@ -142,6 +145,8 @@ async def main_async(options: Options, console: Console) -> int:
         report.write_json(
             options.json_path, rows, lines, bench.problems, {"sizes": vars(bench.sizes)}
         )
+    if options.markdown_path is not None:
+        options.markdown_path.write_text(report.markdown(title, rows, lines))
     if options.profile_dir is not None:
         from bench.profile import summarize
 

@@ -38,6 +38,7 @@ class Options:
     workers: int | None = None
     database_url: str | None = None
     json_path: Path | None = None
+    markdown_path: Path | None = None
     profile_dir: Path | None = None
     keep: bool = False
 

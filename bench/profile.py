@@ -1,8 +1,11 @@
 """Where the bridge spends its time: a summary of py-spy's raw (collapsed) samples.
 
-``python -m bench --profile DIR`` leaves one ``<phase>.txt`` per workload phase; this reads
-them back. A line is ``frame;frame;...;leaf COUNT`` with frames ``function (file:line)``. Only
-active samples are recorded (py-spy leaves idle threads out), so shares are of busy time.
+``python -m bench --profile DIR`` leaves one ``<phase>.txt`` per workload phase (py-spy
+``--threads --format raw``); this reads them back. A line is ``thread (id): name;frame;...;leaf
+COUNT`` with frames ``function (file:line)``. In an asyncio process the event loop thread is
+where Python time goes; its samples whose leaf is the loop itself are time in uvloop's C code
+(waiting for sockets, or reading and parsing them). aiosqlite runs each statement in a thread
+of its own, with the GIL released: those samples are counted apart.
 
 Standalone: ``python -m bench.profile DIR [--top N]``.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sysconfig
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,80 +22,95 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+# py-spy names files relative to their import root: "sqlalchemy/orm/session.py", "bridge/x.py"
 FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
-# Library code is grouped by package, so a table shows "sqlalchemy" rather than 40 frames of it.
-PACKAGES = ("site-packages/", "lib/python3")
+OURS = ("bridge/", "channels/", "storage/")
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
 @dataclass
 class Profile:
-    samples: int
-    self_time: Counter[str]  # leaf frames
-    inclusive: Counter[str]  # frames anywhere on the stack, once per sample
-    areas: Counter[str]  # leaf frames grouped by package (or by our module)
+    samples: int  # of the event loop thread
+    in_loop_c: int  # of those, inside uvloop's C loop: waiting, or socket and HTTP-parser work
+    sqlite: int  # samples of aiosqlite threads running a statement (C, the GIL released)
+    self_time: Counter[str]  # leaf frames of the loop thread's Python work
+    inclusive: Counter[str]  # frames anywhere on those stacks, once per sample
+    areas: Counter[str]  # the same leaves grouped by package (or by our module)
+
+    @property
+    def python(self) -> int:
+        return self.samples - self.in_loop_c
+
+
+# A leaf here means the thread waits for work, not works.
+IDLE_LEAVES = ("aiosqlite/core.py:59)", "threading.py:", "queue.py:", "selectors.py:")
 
 
 def _name(frame: str) -> tuple[str, str]:
     match = FRAME.match(frame.strip())
     if match is None:
         return frame.strip(), "?"
-    function, file = match["function"], match["file"]
-    return f"{function} ({_short(file)})", _area(file)
-
-
-def _short(file: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "/bench/", "lib/python3.11/"):
-        if marker in file:
-            return file.split(marker, 1)[1]
-    return file
+    return f"{match['function']} ({match['file']})", _area(match["file"])
 
 
 def _area(file: str) -> str:
-    if "site-packages/" in file:
-        return file.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    if "lib/python3" in file:
-        return "stdlib " + file.rsplit("/", 1)[-1].removesuffix(".py")
-    return _short(file)
+    """Our modules by name; libraries by top-level package; the standard library marked."""
+    if file.startswith(OURS):
+        return file.removesuffix(".py")
+    top = file.split("/", 1)[0].removesuffix(".py")
+    if file.startswith("<") or (STDLIB / file).exists():
+        return f"stdlib {top}"
+    return top
 
 
 def read(path: Path) -> Profile:
-    self_time: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    areas: Counter[str] = Counter()
-    samples = 0
+    """Read ``py-spy record --threads --format raw`` output."""
+    profile = Profile(0, 0, 0, Counter(), Counter(), Counter())
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        samples += count
-        frames = [_name(f) for f in stack.split(";") if f and not f.startswith("process ")]
-        frames = [f for f in frames if not f[0].startswith("thread (")]
-        if not frames:
+        thread, *raw = stack.split(";")
+        if not raw:
             continue
+        if not thread.endswith("MainThread"):
+            if "aiosqlite/core.py:63)" in raw[-1]:
+                profile.sqlite += count
+            continue
+        profile.samples += count
+        if raw[-1].startswith("Runner.run (") or raw[-1].endswith(IDLE_LEAVES):
+            profile.in_loop_c += count
+            continue
+        frames = [_name(f) for f in raw]
         leaf, area = frames[-1]
-        self_time[leaf] += count
-        areas[area] += count
+        profile.self_time[leaf] += count
+        profile.areas[area] += count
         for name in {name for name, _ in frames}:
-            inclusive[name] += count
-    return Profile(samples, self_time, inclusive, areas)
+            profile.inclusive[name] += count
+    return profile
 
 
 def table(title: str, profile: Profile, top: int) -> Table:
-    grid = Table(title=f"{title}: {profile.samples} busy samples", title_justify="left")
+    total = max(1, profile.samples)
+    grid = Table(
+        title=f"{title}: event loop thread {profile.samples} samples: Python "
+        f"{profile.python * 100 / total:.0f}%, in uvloop's C loop (waiting or I/O) "
+        f"{profile.in_loop_c * 100 / total:.0f}%; SQLite running a statement in its own thread: "
+        f"{profile.sqlite * 100 / total:.0f}% as many samples. Shares below: of the loop "
+        "thread's samples.",
+        title_justify="left",
+    )
     grid.add_column("self %", justify="right")
     grid.add_column("function (leaf)")
     grid.add_column("incl. %", justify="right")
-    grid.add_column("function (on the stack)")
+    grid.add_column("function (on the stack; ours and the libraries' entry points)")
     grid.add_column("area %", justify="right")
     grid.add_column("area (leaf)")
-    total = max(1, profile.samples)
     leaves = profile.self_time.most_common(top)
-    stacks = [
-        item
-        for item in profile.inclusive.most_common(top * 4)
-        if not item[0].startswith(("<module>", "run (", "_run_once", "run_forever"))
-    ][:top]
+    # the frames every sample shares (runner, uvicorn, typer) say nothing: leave them out
+    everywhere = profile.python * 0.95
+    stacks = [item for item in profile.inclusive.most_common() if item[1] < everywhere][:top]
     areas = profile.areas.most_common(top)
     for i in range(top):
         cells: list[str] = []

@@ -83,6 +83,30 @@ def render(console: Console, title: str, rows: list[Row], notes: list[str]) -> N
         console.print(note, highlight=False, soft_wrap=True)
 
 
+def markdown(title: str, rows: list[Row], notes: list[str]) -> str:
+    """The same table as Markdown, for the README's Performance section."""
+    head = ["row", "mode", "N", "time s", "msg/s", "× ceiling", "latency p50 / p99 ms"]
+    head += ["ack p50 / p99 ms", "CPU % bridge · amojo · tg · driver · other", "result / target"]
+    lines = [f"**{title}**", "", "| " + " | ".join(head) + " |"]
+    lines.append("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        m = row.measure
+        cells = [
+            row.name,
+            row.mode,
+            str(m.count) if m else "",
+            f"{m.seconds:.2f}" if m and m.seconds else "",
+            f"{m.rate:.0f}" if m and m.rate else "",
+            f"{row.ratio:.2f}" if row.ratio is not None else "",
+            pair(m.latencies) if m else "",
+            pair(m.acks) if m else "",
+            cpu_cell(m.cpu) if m else "",
+            " ".join(part for part in (row.result, row.target) if part),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", *(f"- {note}" for note in notes)]) + "\n"
+
+
 def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),

@@ -137,6 +137,7 @@ class Bridge:
             "--rate",
             "200",
             "--nonblocking",
+            "--threads",
             "--output",
             str(output),
             stdout=asyncio.subprocess.DEVNULL,

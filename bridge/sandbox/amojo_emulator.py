@@ -396,7 +396,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channel-secret", required=True)
     parser.add_argument("--hook-url-template", default=None)
     args = parser.parse_args(argv)
-    asyncio.run(
+    run: Callable[[Any], None] = asyncio.run
+    with contextlib.suppress(ImportError):
+        # the loop uvicorn.run would pick: a standalone emulator must not be the slow side
+        import uvloop
+
+        run = uvloop.run
+    run(
         run_standalone(
             args.host, args.port, args.channel_id, args.channel_secret, args.hook_url_template
         )
