@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -231,11 +232,15 @@ def keygen() -> None:
 @app.command()
 def sandbox(
     messages: Annotated[int, typer.Option(help="customer messages to play")] = 2,
+    keep_database: Annotated[
+        Path | None,
+        typer.Option("--keep-database", help="keep the SQLite file here (default: a temp dir)"),
+    ] = None,
 ) -> None:
     """Run the whole bridge against bundled emulators on loopback and play a conversation."""
     from bridge.sandbox.harness import run_sandbox
 
-    code = asyncio.run(run_sandbox(out, messages=messages))
+    code = asyncio.run(run_sandbox(out, messages=messages, database=keep_database))
     raise typer.Exit(code)
 
 
