@@ -240,7 +240,8 @@ def sandbox(
     """Run the whole bridge against bundled emulators on loopback and play a conversation."""
     from bridge.sandbox.harness import run_sandbox
 
-    code = asyncio.run(run_sandbox(out, messages=messages, database=keep_database))
+    database = keep_database.resolve() if keep_database else None
+    code = asyncio.run(run_sandbox(out, messages=messages, database=database))
     raise typer.Exit(code)
 
 

@@ -6,7 +6,6 @@ harness (``SandboxBridge``) serves the end-to-end tests and the benchmarks.
 
 from __future__ import annotations
 
-import os
 import secrets
 import tempfile
 import time
@@ -272,16 +271,12 @@ def _describe(message: dict[str, Any]) -> str:
 async def run_sandbox(console: Console, *, messages: int = 2, database: Path | None = None) -> int:
     """Play the conversation; 0 when every step was seen on the far side.
 
-    ``database``: keep the sandbox's SQLite file there (for ``amo-bridge status``).
+    ``database``: an absolute path to keep the sandbox's SQLite file at (for ``status``).
     """
     customer_texts = ["Hello! Do you deliver on Sundays?", "And is there a pickup point downtown?"]
     customer_texts += [f"Message {n}" for n in range(3, messages + 1)]
     with tempfile.TemporaryDirectory(prefix="amo-bridge-sandbox-") as tmp:
-        overrides = (
-            {"database_url": f"sqlite+aiosqlite:///{os.path.abspath(database)}"}
-            if database
-            else {}
-        )
+        overrides = {"database_url": f"sqlite+aiosqlite:///{database}"} if database else {}
         async with running_bridge(Path(tmp), **overrides) as sandbox:
             telegram = sandbox.telegram
             console.print(
