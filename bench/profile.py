@@ -25,6 +25,7 @@ from rich.table import Table
 # py-spy names files relative to their import root: "sqlalchemy/orm/session.py", "bridge/x.py"
 FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 OURS = ("bridge/", "channels/", "storage/")
+OURS_FILES = tuple(f"({package}" for package in OURS)
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
@@ -104,13 +105,18 @@ def table(title: str, profile: Profile, top: int) -> Table:
     grid.add_column("self %", justify="right")
     grid.add_column("function (leaf)")
     grid.add_column("incl. %", justify="right")
-    grid.add_column("function (on the stack; ours and the libraries' entry points)")
+    grid.add_column("our function (anywhere on the stack)")
     grid.add_column("area %", justify="right")
     grid.add_column("area (leaf)")
     leaves = profile.self_time.most_common(top)
-    # the frames every sample shares (runner, uvicorn, typer) say nothing: leave them out
-    everywhere = profile.python * 0.95
-    stacks = [item for item in profile.inclusive.most_common() if item[1] < everywhere][:top]
+    # py-spy sees a coroutine's stack only down from the task's step, so library entry points
+    # repeat everywhere; our own functions are what points at the code to change
+    stacks = [
+        item
+        for item in profile.inclusive.most_common()
+        if any(marker in item[0] for marker in OURS_FILES)
+    ]
+    stacks = stacks[:top]
     areas = profile.areas.most_common(top)
     for i in range(top):
         cells: list[str] = []
