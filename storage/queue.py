@@ -24,11 +24,13 @@ from storage.models import Job, JobStatus, now
 
 _CANDIDATE = """
     SELECT j.id FROM job j
-    WHERE ((j.status = 'todo' AND j.run_at <= :now)
+    WHERE j.status IN ('todo', 'doing')  -- lets the planner use the partial index
+      AND ((j.status = 'todo' AND j.run_at <= :now)
            OR (j.status = 'doing' AND j.lease_until < :now))
       AND (j.lock_key IS NULL OR (
             NOT EXISTS (SELECT 1 FROM job d
-                        WHERE d.lock_key = j.lock_key AND d.status = 'doing'
+                        WHERE d.lock_key = j.lock_key AND d.status IN ('todo', 'doing')
+                          AND d.status = 'doing'
                           AND d.id <> j.id AND d.lease_until >= :now)
         AND NOT EXISTS (SELECT 1 FROM job e
                         WHERE e.lock_key = j.lock_key AND e.id < j.id
@@ -200,7 +202,12 @@ async def requeue_failed(
 
 async def next_run_at(session: AsyncSession) -> float | None:
     result = await session.execute(
-        select(func.min(Job.run_at)).where(Job.status == JobStatus.TODO)  # type: ignore[arg-type]
+        select(func.min(Job.run_at)).where(
+            # The first condition is the partial index's own: SQLite uses the index only
+            # when the query repeats it.
+            Job.status.in_([JobStatus.TODO.value, JobStatus.DOING.value]),  # type: ignore[attr-defined]
+            Job.status == JobStatus.TODO,  # type: ignore[arg-type]
+        )
     )
     value = result.scalar_one_or_none()
     return float(value) if value is not None else None
