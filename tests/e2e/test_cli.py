@@ -127,3 +127,28 @@ async def test_disconnect_keeps_history_and_marks_the_connection(env: Env) -> No
     assert record.connected is False
     status = await cli(env, "status")
     assert "disconnected" in status.stdout
+
+
+async def test_status_lists_dead_jobs_and_retry_replays_them(env: Env) -> None:
+    from storage import Store, create_engine, upgrade_to_head
+
+    assert (
+        await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    ).returncode == 0
+    engine = create_engine(env.vars["BRIDGE_DATABASE_URL"])
+    await upgrade_to_head(engine)
+    store = Store(engine)
+    async with store.transaction() as uow:
+        [row] = await uow.connections()
+        await uow.record_failed(
+            "deliver_inbound", {"event": {}}, "Chats API answered 503", connection_id=row.id
+        )
+    status = await cli(env, "status")
+    assert "failed for good" in status.stdout and "Chats API answered 503" in status.stdout
+    replay = await cli(env, "retry", "--account-id", ACCOUNT)
+    assert replay.returncode == 0, replay.stderr
+    assert "1 job(s) queued again" in replay.stdout
+    async with store.transaction() as uow:
+        [job] = await uow.jobs(kind="deliver_inbound")
+        assert job.status == "todo" and job.attempts == 0
+    await store.close()
