@@ -80,24 +80,6 @@ async def test_telegram_server_error_is_retried_and_delivered_once(connected: Co
     assert send_calls(connected) == [502, 502, 200]
 
 
-async def test_telegram_429_is_honoured(connected: Connected) -> None:
-    await connected.customer_writes("Hi")
-    connected.telegram.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests: retry after 1",
-        retry_after=1,
-    )
-    await connected.amojo.send_operator_message(
-        connected.scope_id, connected.conversation_id(), "slowly"
-    )
-    await connected.amojo.wait_for(lambda: len(connected.amojo.delivery_statuses) == 1)
-    calls = [c for c in connected.telegram.calls if c.method.lower() == "sendmessage"]
-    assert [c.status for c in calls] == [429, 200]
-    assert calls[1].at - calls[0].at >= 1.0
-    assert len(connected.telegram.sent_to(CUSTOMER)) == 1
-
-
 async def test_reply_to_unknown_conversation_is_reported_not_lost(connected: Connected) -> None:
     await connected.customer_writes("Hi")
     _, body = connected.amojo.build_message_hook(
