@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -75,16 +74,3 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass(frozen=True, slots=True)
-class Redactor:
-    """Replaces known secrets in text that may leave the process (logs, error messages)."""
-
-    secrets: tuple[str, ...]
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text

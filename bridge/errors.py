@@ -11,8 +11,7 @@ BridgeError
     │   └── RateLimitedError                   → retried no earlier than retry_after
     └── PermanentDeliveryError                 → no retry; failure recorded and reported
         ├── RecipientUnavailableError          (bot blocked, user deactivated, chat gone)
-        ├── UnsupportedContentError            (the other side cannot carry it)
-        └── AlreadyDeliveredError              (the peer already has it: success, not failure)
+        └── UnsupportedContentError            (the other side cannot carry it)
 ```
 """
 
@@ -83,7 +82,3 @@ class RecipientUnavailableError(PermanentDeliveryError):
 
 class UnsupportedContentError(PermanentDeliveryError):
     """The message cannot be carried to the other side."""
-
-
-class AlreadyDeliveredError(PermanentDeliveryError):
-    """The peer already holds this message."""

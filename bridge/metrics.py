@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class Metrics:
@@ -25,9 +25,6 @@ class Metrics:
             "Jobs run, by kind and outcome",
             ["kind", "outcome"],
             registry=self.registry,
-        )
-        self.queue_depth = Gauge(
-            "bridge_jobs_queued", "Jobs waiting or running", registry=self.registry
         )
 
     def job_outcome(self, kind: str, outcome: str) -> None:

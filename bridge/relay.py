@@ -214,8 +214,3 @@ class Relay:
             return job_id is not None
 
         return await self._store.grouped(store_hook)
-
-    async def scope_exists(self, scope_id: str) -> bool:
-        async with self._store.transaction() as uow:
-            connection = await uow.connection_by_scope(scope_id)
-            return connection is not None and connection.state == ConnectionState.ACTIVE

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Iterable
 from ipaddress import ip_address
 from typing import Literal
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from cryptography.fernet import Fernet
@@ -140,11 +139,3 @@ def load_settings(require: Iterable[str] = (), **overrides: object) -> Settings:
             print(f"error: {ENV_PREFIX}{name.upper()}: required but not set", file=sys.stderr)  # noqa: T201
             raise SystemExit(2)
     return settings
-
-
-def database_path(url: str) -> str | None:
-    """The file behind a SQLite URL (None for memory or another backend)."""
-    if not url.startswith("sqlite"):
-        return None
-    path = urlsplit(url.replace("sqlite+aiosqlite:", "sqlite:")).path
-    return path[1:] if path.startswith("/") and path not in ("/", "/:memory:") else None

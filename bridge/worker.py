@@ -91,7 +91,7 @@ class Worker:
         for job_id in unfinished:
             running[job_id].cancel()
         await asyncio.gather(*running.values(), return_exceptions=True)
-        await self._flush_finished()
+        await self._complete_and_claim(0)
         if unfinished:
             async with self._store.transaction() as uow:
                 await queue.release(uow.session, unfinished)
@@ -152,16 +152,6 @@ class Worker:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), seconds)
-
-    async def _flush_finished(self) -> None:
-        """Mark every job that succeeded since the last flush done, in one transaction."""
-        if not self._finished:
-            return
-        done, self._finished = self._finished, []
-        async with self._store.transaction() as uow:
-            await queue.complete(uow.session, [job.id for job in done])
-        for job in done:
-            await self._record(job.kind, "succeeded")
 
     # -- running one job -----------------------------------------------------------------------
     async def _execute(self, job: JobContext) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
@@ -67,9 +66,3 @@ class LoopbackServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-@contextlib.asynccontextmanager
-async def serve_on_loopback(app: Any, port: int = 0) -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer(app, port) as server:
-        yield server

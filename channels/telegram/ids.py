@@ -49,10 +49,6 @@ def make_media_ref(file_id: str) -> MediaRef:
     return MediaRef(file_id)
 
 
-def parse_media_ref(ref: str) -> str:
-    return ref
-
-
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bridge.crypto import generate_key
 from bridge.sandbox.amojo_emulator import AmojoEmulator
 from bridge.sandbox.harness import SandboxBridge, running_bridge
 from channels.telegram.emulator import TelegramEmulator
@@ -18,6 +20,28 @@ TOKEN = "4242001:TEST-token-for-the-emulator-only"
 BOT_ID = "4242001"
 ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"
 CUSTOMER = 5001
+
+
+def bridge_env(
+    channel_id: str,
+    secret: str,
+    amojo_url: str,
+    telegram_url: str,
+    database: Path,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a bridge subprocess wired to emulators on loopback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update(
+        BRIDGE_CHANNEL_ID=channel_id,
+        BRIDGE_CHANNEL_SECRET=secret,
+        BRIDGE_SECRET_KEY=generate_key(),
+        BRIDGE_AMOJO_URL=amojo_url,
+        BRIDGE_TELEGRAM_API_URL=telegram_url,
+        BRIDGE_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+        **{f"BRIDGE_{name.upper()}": value for name, value in extra.items()},
+    )
+    return env
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.crypto import generate_key
 from bridge.sandbox.amojo_emulator import AmojoEmulator
 from bridge.sandbox.loopback import LoopbackServer
 from channels.telegram.emulator import TelegramEmulator
+from tests.e2e.conftest import bridge_env
 
 TOKEN = "4242777:CLI-test-token-abcdefghijklmnop"
 ACCOUNT = "1b7c2b44-51e2-4a5f-8d8d-6b6f0c6d3a11"
@@ -37,15 +36,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     telegram.add_bot(TOKEN, "cli_shop_bot", "CLI Shop")
     amojo = AmojoEmulator(channel_id=channel_id, channel_secret=channel_secret)
     async with LoopbackServer(telegram.app) as tg, LoopbackServer(amojo.app) as am:
-        variables = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        variables.update(
-            BRIDGE_CHANNEL_ID=channel_id,
-            BRIDGE_CHANNEL_SECRET=channel_secret,
-            BRIDGE_SECRET_KEY=generate_key(),
-            BRIDGE_AMOJO_URL=am.url,
-            BRIDGE_TELEGRAM_API_URL=tg.url,
-            BRIDGE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}",
-        )
+        variables = bridge_env(channel_id, channel_secret, am.url, tg.url, tmp_path / "bridge.db")
         yield Env(variables, tmp_path, amojo, telegram)
         await amojo.aclose()
         await telegram.aclose()

@@ -7,7 +7,6 @@ is killed without warning and started again on the same database.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -19,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from bridge.container import Container
-from bridge.crypto import generate_key
 from bridge.sandbox.amojo_emulator import AmojoEmulator
 from bridge.sandbox.loopback import LoopbackServer, bind_loopback
 from bridge.settings import Settings
 from channels.telegram.emulator import TelegramEmulator
-from tests.e2e.conftest import ACCOUNT, CUSTOMER, TOKEN
+from tests.e2e.conftest import ACCOUNT, CUSTOMER, TOKEN, bridge_env
 
 pytestmark = pytest.mark.e2e
 
@@ -79,19 +77,17 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         hook_url_template=f"http://127.0.0.1:{port}/amojo/webhook/:scope_id",
     )
     async with LoopbackServer(telegram.app) as tg, LoopbackServer(amojo.app) as am:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        env.update(
-            BRIDGE_CHANNEL_ID=channel_id,
-            BRIDGE_CHANNEL_SECRET=secret,
-            BRIDGE_SECRET_KEY=generate_key(),
-            BRIDGE_AMOJO_URL=am.url,
-            BRIDGE_TELEGRAM_API_URL=tg.url,
-            BRIDGE_PORT=str(port),
-            BRIDGE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bridge.db'}",
-            BRIDGE_RETRY_BASE="0.05",
-            BRIDGE_RETRY_CAP="0.5",
-            BRIDGE_RETRY_MAX_ATTEMPTS="100",
-            BRIDGE_AMOJO_TIMEOUT="2",
+        env = bridge_env(
+            channel_id,
+            secret,
+            am.url,
+            tg.url,
+            tmp_path / "bridge.db",
+            port=str(port),
+            retry_base="0.05",
+            retry_cap="0.5",
+            retry_max_attempts="100",
+            amojo_timeout="2",
         )
         deployment = Deployment(env, tmp_path, amojo, telegram)
         settings = Settings(
