@@ -1,6 +1,10 @@
 """Telegram adapter (aiogram 3)."""
 
-from channels.telegram.channel import TelegramChannel
+from channels.telegram.lazy_types import import_aiogram_lazily
+
+import_aiogram_lazily()
+
+from channels.telegram.channel import TelegramChannel  # noqa: E402
 
 __all__ = ["TelegramChannel", "create_channel"]
 

@@ -9,8 +9,20 @@ from typing import ClassVar, TypeVar
 
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import (
+    AnswerCallbackQuery,
     DeleteWebhook,
+    GetFile,
+    GetMe,
+    GetUpdates,
+    SendAudio,
     SendChatAction,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendSticker,
+    SendVideo,
+    SendVoice,
     SetMessageReaction,
     SetWebhook,
     TelegramMethod,
@@ -38,6 +50,7 @@ from channels.telegram.ids import (
     parse_chat_id,
     parse_message_id,
 )
+from channels.telegram.lazy_types import build_hot_validators
 from channels.telegram.outbound import Part, to_parts
 from channels.telegram.reactions import normalize_reaction
 from channels.telegram.receiver import PollingReceiver
@@ -46,6 +59,26 @@ from channels.telegram.webhook import WebhookTarget, create_webhook_app
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Every Bot API method the adapter calls: their answer models are built at start.
+METHODS_CALLED = (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    GetFile,
+    GetMe,
+    GetUpdates,
+    SendAudio,
+    SendChatAction,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendSticker,
+    SendVideo,
+    SendVoice,
+    SetMessageReaction,
+    SetWebhook,
+)
 
 
 class TelegramChannel:
@@ -76,6 +109,7 @@ class TelegramChannel:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
+        build_hot_validators(METHODS_CALLED)
         for conn in list(self._connections.values()):
             await self._start_receiving(conn)
 
