@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from bridge.amojo import AmojoClient, AmojoRejectedError
+from bridge.caches import BoundedCache
 from bridge.jobs import JobContext, JobHandler, payload_to_event
 from bridge.media import MediaLinks
 from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction
-from bridge.relay import BoundedCache, participant_key
+from bridge.relay import participant_key
 from storage import Store
 from storage.models import (
     Connection,
@@ -135,8 +136,10 @@ class InboundDelivery:
                 connection, conversation, event, sender_id, link.bridge_msgid
             )
             link_id = link.id
-            # Shared with the other workers' updates: one commit for many deliveries.
-            await self._store.grouped(
+            # Commits with the job's completion (no commit of its own). If the process dies
+            # first, the job sends again with the same msgid; amoCRM refuses it as a
+            # duplicate and ``_send`` finds it in the chat's history: still one message.
+            job.on_success(
                 lambda uow: uow.update_link(
                     link_id,
                     amojo_msgid=amojo_msgid or None,

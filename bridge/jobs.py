@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, ExternalUserId, MediaRef
 from bridge.messages import (
@@ -20,6 +20,9 @@ from bridge.messages import (
     Location,
     Sender,
 )
+
+if TYPE_CHECKING:
+    from storage import UnitOfWork
 
 
 class JobKind(StrEnum):
@@ -38,6 +41,17 @@ class JobContext:
     payload: dict[str, Any]
     attempts: int
     connection_id: str | None
+    # Writes that commit together with the job's completion (see ``on_success``).
+    success_writes: list[Callable[[UnitOfWork], Awaitable[object]]] = field(default_factory=list)
+
+    def on_success(self, write: Callable[[UnitOfWork], Awaitable[object]]) -> None:
+        """Record ``write`` in the transaction that marks this job done, not in one of its own.
+
+        For what only matters once the job succeeded (a message marked delivered): it costs
+        no commit. If the process dies first, the job runs again, so the job must find out
+        by itself that its work was done (and write this again).
+        """
+        self.success_writes.append(write)
 
 
 Run = Callable[[JobContext], Awaitable[None]]

@@ -7,6 +7,7 @@ from typing import Any
 
 from bridge.amojo import AmojoClient
 from bridge.amojo.hooks import MessageHook, ReactionHook, TypingHook, parse_hook
+from bridge.caches import BoundedCache, TimedCache
 from bridge.channel import ChannelRegistry, SupportsReactions, SupportsTyping
 from bridge.errors import (
     BridgeError,
@@ -36,6 +37,12 @@ class OutboundDelivery:
         self._store = store
         self._amojo = amojo
         self._channels = channels
+        self._scopes: TimedCache[str, Connection] = TimedCache(1_000)
+        # Conversations are never deleted; the amoCRM chat id is the one field that changes,
+        # and only from unknown to known (kept up to date below).
+        self._conversations: BoundedCache[tuple[str, str | None, str | None], Conversation] = (
+            BoundedCache(20_000)
+        )
 
     def hook_handler(self) -> JobHandler:
         return JobHandler(run=self.run_hook, on_dead=self.hook_dead)
@@ -55,33 +62,57 @@ class OutboundDelivery:
             await self._deliver_reaction(connection, hook)
 
     async def _connection(self, scope_id: str) -> Connection:
-        async with self._store.read() as uow:
-            connection = await uow.connection_by_scope(scope_id)
+        connection = self._scopes.get(scope_id)
+        if connection is None:
+            async with self._store.read() as uow:
+                connection = await uow.connection_by_scope(scope_id)
+            if connection is not None:
+                self._scopes.put(scope_id, connection)
         if connection is None or connection.state != ConnectionState.ACTIVE:
             raise UnknownScopeError(f"no active connection for scope {scope_id}")
         return connection
 
-    async def _conversation(
+    def _conversation_key(
         self, connection: Connection, client_id: str | None, chat_id: str | None
+    ) -> tuple[str, str | None, str | None]:
+        return (connection.id, client_id, chat_id)
+
+    async def _conversation(
+        self,
+        connection: Connection,
+        client_id: str | None,
+        chat_id: str | None,
+        found: Conversation | None = None,
     ) -> Conversation:
-        async with self._store.read() as uow:
-            conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
-        if conversation is not None and chat_id and conversation.amojo_chat_id != chat_id:
-            conversation.amojo_chat_id = chat_id
-            found = conversation
-            await self._store.grouped(lambda uow: uow.save(found))
+        """The conversation a hook names (``found``: already read by the caller)."""
+        key = self._conversation_key(connection, client_id, chat_id)
+        conversation = found or self._conversations.get(key)
+        if conversation is None:
+            async with self._store.read() as uow:
+                conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
         if conversation is None:
             raise RecipientUnavailableError(
                 "This chat is unknown to the bridge: the customer has not written to the bot yet",
                 code=904,
             )
+        if chat_id and conversation.amojo_chat_id != chat_id:
+            conversation_id = conversation.id
+            assert conversation_id is not None
+            # an UPDATE, not a save of the row: the row is shared through the cache
+            await self._store.grouped(lambda uow: uow.set_amojo_chat_id(conversation_id, chat_id))
+            conversation.amojo_chat_id = chat_id
+        self._conversations.put(key, conversation)
         return conversation
 
     async def _deliver_message(
         self, connection: Connection, hook: MessageHook, job: JobContext
     ) -> None:
-        async with self._store.read() as uow:
+        client_id, chat_id = hook.conversation.client_id, hook.conversation.amojo_chat_id
+        known = self._conversations.get(self._conversation_key(connection, client_id, chat_id))
+        async with self._store.read() as uow:  # one read for both, when both are needed
             existing = await uow.link_by_amojo_msgid(hook.amojo_msgid)
+            if known is None and existing is None:
+                known = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
         if existing is not None and existing.direction == Direction.IN:
             log.debug(
                 "echo of an imported message dropped", extra={"connection_id": connection.id}
@@ -94,9 +125,7 @@ class OutboundDelivery:
             # Sent already: by an earlier attempt, or inside an album another hook sent.
             await self._queue_report(connection, hook.amojo_msgid, DELIVERED)
             return
-        conversation = await self._conversation(
-            connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
-        )
+        conversation = await self._conversation(connection, client_id, chat_id, known)
         assert conversation.id is not None
         hooks = [hook, *await self._album_rest(connection, hook, job)]
         message = OutboundMessage(
@@ -124,9 +153,11 @@ class OutboundDelivery:
         # Shared with the other workers' records: one commit for many sends.
         await self._store.grouped(record)
         for sent in hooks:
-            await self._report_delivered(connection, sent.amojo_msgid)
+            await self._report_delivered(connection, sent.amojo_msgid, job)
 
-    async def _report_delivered(self, connection: Connection, amojo_msgid: str) -> None:
+    async def _report_delivered(
+        self, connection: Connection, amojo_msgid: str, job: JobContext
+    ) -> None:
         """Tell amoCRM at once; only when that fails does the status wait in the queue.
 
         The send is recorded before this, so a crash here leaves a "sent" link whose hook job
@@ -146,26 +177,29 @@ class OutboundDelivery:
                 extra={"connection_id": connection.id},
             )
             return
-        await self._store.grouped(lambda uow: self._mark_delivered(uow, amojo_msgid))
+        # If the process dies before this commits, the job runs again, finds the link "sent"
+        # and queues the report: amoCRM hears "delivered" twice, the customer gets one message.
+        job.on_success(lambda uow: self._mark_delivered(uow, amojo_msgid))
 
     @staticmethod
     async def _record_sent(
-        uow: Any, conversation_id: int, amojo_msgid: str, external_id: str | None
+        uow: UnitOfWork, conversation_id: int, amojo_msgid: str, external_id: str | None
     ) -> None:
         values: dict[str, Any] = {
             "external_message_id": external_id,
             "status": DeliveryStatus.SENT,
             "last_error": None,
         }
-        link = await uow.link_by_amojo_msgid(amojo_msgid)
-        if link is None:
-            await uow.add_message_link(
-                conversation_id=conversation_id,
-                direction=Direction.OUT,
-                amojo_msgid=amojo_msgid,
-                **values,
-            )
-        else:
+        # The first attempt writes a new link: one statement. A retry finds its own link.
+        inserted = await uow.insert_message_link(
+            conversation_id=conversation_id,
+            direction=Direction.OUT,
+            amojo_msgid=amojo_msgid,
+            **values,
+        )
+        if inserted is None:
+            link = await uow.link_by_amojo_msgid(amojo_msgid)
+            assert link is not None and link.id is not None
             await uow.update_link(link.id, **values)
 
     async def _album_rest(
@@ -331,9 +365,7 @@ class OutboundDelivery:
             payload.get("error"),
         )
         if payload["status"] == DELIVERED:
-            await self._store.grouped(
-                lambda uow: self._mark_delivered(uow, payload["amojo_msgid"])
-            )
+            job.on_success(lambda uow: self._mark_delivered(uow, payload["amojo_msgid"]))
 
     @staticmethod
     async def _mark_delivered(uow: UnitOfWork, amojo_msgid: str) -> None:

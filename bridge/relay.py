@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from bridge.amojo.hooks import hook_media_group
+from bridge.caches import BoundedCache, TimedCache
 from bridge.errors import UnknownScopeError
 from bridge.ids import ConnectionId
 from bridge.jobs import JobKind, event_to_payload
@@ -45,39 +45,13 @@ def message_key(channel: str, external_account_id: str, external_message_id: str
     return f"{channel}-{external_account_id}-{external_message_id}"
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-CONNECTION_TTL = 5.0  # seconds a connection row is trusted (``disconnect`` runs elsewhere)
-
-
-class BoundedCache(Generic[K, V]):
-    """A dict that forgets the least recently used entries past ``size``."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-
 class Relay:
     def __init__(self, store: Store, cache_size: int = 50_000) -> None:
         self._store = store
         # Contacts and conversations are never deleted and their ids never change, so the
         # hot path may skip looking them up again. Caches are filled only after commit.
-        self._connections: BoundedCache[str, tuple[float, Connection]] = BoundedCache(1_000)
-        self._scopes: BoundedCache[str, tuple[float, Connection]] = BoundedCache(1_000)
+        self._connections: TimedCache[str, Connection] = TimedCache(1_000)
+        self._scopes: TimedCache[str, Connection] = TimedCache(1_000)
         self._contacts: BoundedCache[tuple[str, str], tuple[int, str, str | None]] = BoundedCache(
             cache_size
         )
@@ -85,20 +59,20 @@ class Relay:
 
     async def _connection(self, uow: UnitOfWork, connection_id: str) -> Connection | None:
         cached = self._connections.get(connection_id)
-        if cached is not None and time.monotonic() - cached[0] < CONNECTION_TTL:
-            return cached[1]
+        if cached is not None:
+            return cached
         row = await uow.connection(connection_id)
         if row is not None:
-            uow.after_commit(lambda: self._connections.put(connection_id, (time.monotonic(), row)))
+            uow.after_commit(lambda: self._connections.put(connection_id, row))
         return row
 
     async def _connection_by_scope(self, uow: UnitOfWork, scope_id: str) -> Connection | None:
         cached = self._scopes.get(scope_id)
-        if cached is not None and time.monotonic() - cached[0] < CONNECTION_TTL:
-            return cached[1]
+        if cached is not None:
+            return cached
         row = await uow.connection_by_scope(scope_id)
         if row is not None:
-            uow.after_commit(lambda: self._scopes.put(scope_id, (time.monotonic(), row)))
+            uow.after_commit(lambda: self._scopes.put(scope_id, row))
         return row
 
     async def _contact_id(self, uow: UnitOfWork, connection_id: str, sender: Sender) -> int:

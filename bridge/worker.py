@@ -48,6 +48,7 @@ class Worker:
         self._dispatcher: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._finished: list[JobContext] = []  # succeeded, waiting to be marked done together
+        self._completion_failed: set[int] = set()
         self.heartbeat = 0.0
         # How many jobs ended, by outcome; ``wait_until`` lets callers (the sandbox, tests)
         # wait for work to finish without polling.
@@ -125,14 +126,28 @@ class Worker:
             async with self._store.transaction() as uow:
                 if done:
                     await queue.complete(uow.session, [job.id for job in done])
+                    for job in done:
+                        for write in job.success_writes:
+                            await write(uow)
                 claimed = (
                     await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
                     if limit > 0
                     else []
                 )
         except BaseException:
-            self._finished = done + self._finished  # not recorded: try again next round
+            # Not recorded: try again next round. A second failure may be the jobs' own
+            # writes' doing: the round after that goes without them (the state they would
+            # have written is then behind, as if the process had died before this commit).
+            for job in done:
+                if job.id in self._completion_failed and job.success_writes:
+                    log.warning(
+                        "job %s completes without its %d writes", job.id, len(job.success_writes)
+                    )
+                    job.success_writes.clear()
+                self._completion_failed.add(job.id)
+            self._finished = done + self._finished
             raise
+        self._completion_failed.difference_update(job.id for job in done)
         for job in done:
             await self._record(job.kind, "succeeded")
         return [

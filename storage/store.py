@@ -163,6 +163,13 @@ class UnitOfWork:
             conversation = (await self.session.execute(statement)).scalars().one()
         return conversation
 
+    async def set_amojo_chat_id(self, conversation_id: int, amojo_chat_id: str) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)  # type: ignore[arg-type]
+            .values(amojo_chat_id=amojo_chat_id)
+        )
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.session.get(Conversation, conversation_id)
 
