@@ -24,6 +24,9 @@ from bench.run import Bench, Options
 ORDER = ["ceiling", "inbound", "outbound", "idle", "memory", "growth"]
 
 
+PHASES = Options.phases
+
+
 def parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
@@ -46,7 +49,16 @@ def parse(argv: list[str] | None) -> Options:
         "--profile", type=Path, dest="profile_dir", help="py-spy each phase into this folder"
     )
     parser.add_argument("--keep", action="store_true", help="keep logs and databases")
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        choices=PHASES,
+        default=PHASES,
+        help="run only these scenarios after the ceiling (default: all); growth compares "
+        "with the empty-store rows of the same run, so it needs polling and webhook too",
+    )
     args = parser.parse_args(argv)
+    args.phases = tuple(args.phases)
     return Options(**vars(args))
 
 

@@ -41,6 +41,8 @@ class Options:
     markdown_path: Path | None = None
     profile_dir: Path | None = None
     keep: bool = False
+    # which scenarios run after the ceiling; all of them unless narrowed (to iterate on one)
+    phases: tuple[str, ...] = ("polling", "webhook", "memory", "growth")
 
 
 class Harness:

@@ -29,11 +29,15 @@ class Bench(Harness):
     async def run(self) -> None:
         await self.emulators.start()
         await self.ceiling()
-        await self.empty_store(webhook=False)
-        await self.empty_store(webhook=True)
-        if self.sizes.memory_apart:
+        phases = self.options.phases
+        if "polling" in phases:
+            await self.empty_store(webhook=False)
+        if "webhook" in phases:
+            await self.empty_store(webhook=True)
+        if "memory" in phases and self.sizes.memory_apart:
             await self.memory()
-        await self.growth()
+        if "growth" in phases:
+            await self.growth()
         final = await load.ceiling(
             self.emulators, self.scope_id, self.sizes.messages, self.sizes.users, "end"
         )
@@ -213,7 +217,7 @@ class Bench(Harness):
 
     def _growth_row(self, key: str, mode: str, measure: Measure) -> None:
         base_key = key.removeprefix("growth ")
-        base = self.rows[base_key].measure
+        base = self.rows[base_key].measure if base_key in self.rows else None
         row = self.throughput_row(key, "growth", mode, measure)
         if base is not None and base.seconds > 0:
             slower = measure.seconds / base.seconds
