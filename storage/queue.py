@@ -10,12 +10,13 @@ Guarantees live in the schema and in one claim statement:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Executable, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,12 +84,22 @@ async def enqueue(
         "updated_at": moment,
     }
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Job).values(**values)
-    if dedup_key is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
-    result = await session.execute(statement.returning(Job.id))
+    statement = _enqueue_statement(dialect, deduplicated=dedup_key is not None)
+    # Core, with the values as parameters: the statement is compiled once. The ORM form
+    # (``insert(Job).values(...)``) costs ~0.3 ms of Python per job to build and key.
+    connection = await session.connection()
+    result = await connection.execute(statement, values)
     return result.scalar_one_or_none()
+
+
+@functools.cache
+def _enqueue_statement(dialect: str, *, deduplicated: bool) -> Executable:
+    table = Job.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    if deduplicated:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
+    return statement.returning(table.c.id)
 
 
 async def claim(session: AsyncSession, worker_id: str, lease: float) -> Job | None:
@@ -137,11 +148,20 @@ async def claim_many(
 
 async def complete(session: AsyncSession, job_id: int | Sequence[int]) -> None:
     ids = [job_id] if isinstance(job_id, int) else list(job_id)
-    await session.execute(
-        update(Job)
-        .where(Job.id.in_(ids))  # type: ignore[union-attr]
-        .values(status=JobStatus.SUCCEEDED, lease_until=None, last_error=None, updated_at=now())
+    connection = await session.connection()
+    await connection.execute(_COMPLETE, {"ids": ids, "updated_at": now()})
+
+
+_COMPLETE = (
+    update(Job.__table__)  # type: ignore[attr-defined]
+    .where(Job.__table__.c.id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .values(
+        status=JobStatus.SUCCEEDED.value,
+        lease_until=None,
+        last_error=None,
+        updated_at=bindparam("updated_at"),
     )
+)
 
 
 async def retry_at(session: AsyncSession, job_id: int, run_at: float, error: str) -> None:
