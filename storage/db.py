@@ -35,7 +35,9 @@ def create_reader(engine: AsyncEngine) -> AsyncEngine:
     writer instead of queueing for the write lock; elsewhere it is the same engine."""
     if engine.dialect.name != "sqlite":
         return engine
-    reader = create_async_engine(engine.url, async_creator=connector(_database(engine.url)))
+    reader = create_async_engine(
+        engine.url, async_creator=connector(_database(engine.url), writer=False)
+    )
 
     @event.listens_for(reader.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,8 +8,9 @@ SQLite, were a fifth of the bridge's time under load.
 Here a statement runs on the event loop's thread, as a coroutine that never suspends, so
 SQLAlchemy's ``await_`` gets its answer at once. What can take long goes elsewhere:
 
-- ``commit`` waits for ``fsync`` (and now and then a WAL checkpoint): it runs in the default
-  executor, and the loop goes on meanwhile;
+- a WAL checkpoint (copying committed pages back into the database file, with its own
+  ``fsync``) runs in a thread of its own, twice a second, instead of inside whichever commit
+  crosses SQLite's 1,000-page mark; a commit itself, one ``fsync`` of the WAL, stays inline;
 - a statement that finds the database locked by another process (``amo-bridge connect`` from
   a shell, say) is not left to SQLite's busy handler, which would block the loop: the
   connection's busy timeout is zero and the statement is tried again after an asyncio sleep,
@@ -18,18 +19,19 @@ SQLAlchemy's ``await_`` gets its answer at once. What can take long goes elsewhe
 
 Plugged in through ``create_async_engine(async_creator=...)``, which SQLAlchemy documents for
 handing it a driver connection of one's own; the dialect and everything above it stay as they
-are. One connection is used by one task at a time (the pool sees to that), which is what makes
-running its calls on the loop's thread, and its commit on another, safe.
+are. One connection is used by one task at a time (the pool sees to that).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 
@@ -124,9 +126,15 @@ class InlineCursor:
 class InlineConnection:
     """The aiosqlite connection API that SQLAlchemy's adapter uses, over ``sqlite3``."""
 
-    def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        busy_timeout: float,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self._connection: sqlite3.Connection | None = connection
         self._busy_timeout = busy_timeout
+        self._on_close = on_close
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -144,41 +152,94 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        connection = self._open()
-        if not connection.in_transaction:  # a reader's: nothing to write
-            return
-        # fsync (and a checkpoint, when one is due) happens here: off the loop's thread
-        await _patiently(lambda: _in_executor(connection.commit), self._busy_timeout)
+        # On the loop's thread too: the fsync of a WAL commit takes ~0.3 ms here, while a hop
+        # to a thread and back waits for the GIL behind whatever the loop runs meanwhile (up
+        # to the 5 ms switch interval). The slow part of committing, the WAL checkpoint, is
+        # left to a thread of its own (``Checkpointer``).
+        await _patiently(self._open().commit, self._busy_timeout)
 
     async def rollback(self) -> None:
         self._open().rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+            if self._on_close is not None:
+                self._on_close()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._open().create_function(*args, **kwargs)
 
 
-def _in_executor(call: Callable[[], T]) -> Awaitable[T]:
-    return asyncio.get_running_loop().run_in_executor(None, call)
+class Checkpointer:
+    """Copies the WAL back into the database file from a thread, so that no commit on the
+    loop's thread does it (SQLite's automatic checkpoint, every 1,000 pages, would stall the
+    loop for milliseconds). One per database file, while connections to it are open."""
+
+    INTERVAL = 0.5  # seconds between checkpoints
+
+    _open: ClassVar[dict[str, Checkpointer]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._users = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"sqlite-checkpoint {path}", daemon=True
+        )
+
+    @classmethod
+    def acquire(cls, path: str) -> None:
+        with cls._guard:
+            checkpointer = cls._open.get(path)
+            if checkpointer is None:
+                checkpointer = cls._open[path] = Checkpointer(path)
+                checkpointer._thread.start()
+            checkpointer._users += 1
+
+    @classmethod
+    def release(cls, path: str) -> None:
+        with cls._guard:
+            checkpointer = cls._open.get(path)
+            if checkpointer is None:
+                return
+            checkpointer._users -= 1
+            if checkpointer._users <= 0:
+                del cls._open[path]
+                checkpointer._stop.set()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._path, timeout=0, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.INTERVAL):
+                # PASSIVE: copies what no reader still needs, never waits for anyone
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
 
 
-def connector(path: str, *, busy_timeout: float = 30.0) -> Callable[[], Awaitable[Any]]:
+def connector(
+    path: str, *, busy_timeout: float = 30.0, writer: bool = True
+) -> Callable[[], Awaitable[Any]]:
     """The ``async_creator`` for ``create_async_engine``: opens ``path`` in autocommit mode
-    (transactions are begun explicitly: see ``storage.db``)."""
+    (transactions are begun explicitly: see ``storage.db``). A writer's connections leave
+    checkpoints to the ``Checkpointer`` (a file database only)."""
+    checkpointed = writer and path != ":memory:"
 
     async def connect() -> InlineConnection:
         connection = sqlite3.connect(
             path, timeout=0, isolation_level=None, check_same_thread=False
         )
-        return InlineConnection(connection, busy_timeout)
+        if not checkpointed:
+            return InlineConnection(connection, busy_timeout)
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        Checkpointer.acquire(path)
+        return InlineConnection(connection, busy_timeout, lambda: Checkpointer.release(path))
 
     return connect

@@ -53,11 +53,20 @@ class UnitOfWork:
         self._on_enqueue = on_enqueue
         self._dialect = session.bind.dialect.name if session.bind else "sqlite"
         self.committed: list[Callable[[], None]] = []
+        self.rolled_back: list[Callable[[], None]] = []
+        # Set by an after-commit callback that took care of the jobs this transaction
+        # enqueued (the worker claimed them in it): no one needs waking for them.
+        self.caught_up = False
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this transaction is committed (never after a rollback):
         the place to fill in-memory caches with what the transaction wrote."""
         self.committed.append(callback)
+
+    def after_rollback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` if this transaction does not commit: to undo in-memory changes
+        made in the expectation that it would."""
+        self.rolled_back.append(callback)
 
     # -- generic helpers -------------------------------------------------------------------
     async def _insert_ignore(self, model: type[Any], values: dict[str, Any]) -> bool:
@@ -331,6 +340,14 @@ class Store:
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._grouped: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
+        self._riders: list[Operation] = []
+
+    def ride_along(self, rider: Operation) -> Callable[[], None]:
+        """Run ``rider`` at the end of every group commit, in its transaction; returns the
+        function that stops it. The worker completes and claims jobs this way: a message's
+        receipt and the claim of its job then cost one commit, not two."""
+        self._riders.append(rider)
+        return lambda: self._riders.remove(rider)
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -342,17 +359,23 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         pending: list[bool] = []
-        async with contextlib.AsyncExitStack() as stack:
-            if self._writer is not None:
-                await stack.enter_async_context(self._writer)
-            session = await stack.enter_async_context(self._sessions())
-            await stack.enter_async_context(session.begin())
-            uow = UnitOfWork(session, lambda: pending.append(True))
-            yield uow
+        uow: UnitOfWork | None = None
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if self._writer is not None:
+                    await stack.enter_async_context(self._writer)
+                session = await stack.enter_async_context(self._sessions())
+                await stack.enter_async_context(session.begin())
+                uow = UnitOfWork(session, lambda: pending.append(True))
+                yield uow
+        except BaseException:
+            for callback in uow.rolled_back if uow is not None else ():
+                callback()
+            raise
         for callback in uow.committed:
             callback()
         # Workers are woken only once the jobs are committed and so visible to them.
-        if pending:
+        if pending and not uow.caught_up:
             self._notify()
 
     @asynccontextmanager
@@ -383,6 +406,8 @@ class Store:
                 async with self.transaction() as uow:
                     for operation, _ in batch:
                         results.append(await operation(uow))
+                    for rider in list(self._riders):
+                        await rider(uow)
             except Exception:  # noqa: BLE001 - retried one by one below
                 # One of them failed and the shared transaction is gone: run each alone, so
                 # only the one at fault fails (rare: the common path pays no savepoints).
