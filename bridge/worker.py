@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from bridge.jobs import HandlerTable, JobContext
 from bridge.retry import RetryPolicy
-from storage import Store, queue
+from storage import Store, UnitOfWork, queue
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class Worker:
         # wait for work to finish without polling.
         self.outcomes: dict[str, int] = {"succeeded": 0, "retried": 0, "failed": 0}
         self._progress = asyncio.Condition()
+        self._claiming = 0  # slots that claims under way may fill
+        self._stop_riding: Callable[[], None] | None = None
         store.on_enqueue(self.wake)
 
     def wake(self) -> None:
@@ -76,10 +78,14 @@ class Worker:
         self._stopping = False
         self.heartbeat = time.monotonic()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="worker-dispatcher")
+        self._stop_riding = self._store.ride_along(self._ride)
 
     async def stop(self, grace: float = 8.0) -> None:
         """Stop claiming; let running jobs finish for ``grace`` s, then hand the rest back."""
         self._stopping = True
+        if self._stop_riding is not None:
+            self._stop_riding()
+            self._stop_riding = None
         self._wakeup.set()
         if self._dispatcher is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -105,8 +111,7 @@ class Worker:
             # Clear before looking, so a wake-up that arrives while we claim is not lost.
             self._wakeup.clear()
             try:
-                free = self._concurrency - len(self._running)
-                jobs = await self._complete_and_claim(free)
+                jobs, free = await self._complete_and_claim()
             except Exception:
                 log.exception("claiming jobs failed; retrying shortly")
                 await self._idle(1.0)
@@ -117,43 +122,87 @@ class Worker:
                 continue  # there may be more: fill the slots as they free up
             await self._idle(await self._next_due() if not self._running else IDLE_WAKE)
 
-    async def _complete_and_claim(self, limit: int) -> list[JobContext]:
-        """Mark finished jobs done and take new ones in one transaction (one commit)."""
+    async def _complete_and_claim(self, limit: int | None = None) -> tuple[list[JobContext], int]:
+        """Mark finished jobs done and take new ones (``limit``, or as many as there are free
+        slots) in one transaction, one commit. Returns the jobs and how many were asked for."""
+        if not self._finished and (limit == 0 or self._free() <= 0):
+            return [], 0
+        async with self._store.transaction() as uow:
+            done, claimed, asked = await self._complete_and_claim_in(uow, limit)
+        for job in done:
+            await self._record(job.kind, "succeeded")
+        return claimed, asked
+
+    def _free(self) -> int:
+        return max(0, self._concurrency - len(self._running) - self._claiming)
+
+    async def _ride(self, uow: UnitOfWork) -> None:
+        """At the end of a group commit (receipts): complete and claim in its transaction;
+        what it claims starts once that has committed."""
+        if self._stopping or (not self._finished and self._free() <= 0):
+            return
+        done, claimed, asked = await self._complete_and_claim_in(uow)
+
+        def start() -> None:
+            if self._stopping:  # claimed as the worker stopped: the next start recovers them
+                return
+            for job in claimed:
+                self._running[job.id] = asyncio.create_task(self._execute(job, yield_first=True))
+            # Fewer than asked for: nothing else is runnable, no need to wake the dispatcher
+            # for the jobs this transaction enqueued.
+            uow.caught_up = len(claimed) < asked
+            if done:
+                asyncio.get_running_loop().create_task(self._record_all(done, "succeeded"))
+
+        uow.after_commit(start)
+
+    async def _complete_and_claim_in(
+        self, uow: UnitOfWork, limit: int | None = None
+    ) -> tuple[list[JobContext], list[JobContext], int]:
+        """The statements of ``_complete_and_claim``. The finished jobs go back to their list
+        if the transaction does not commit; the slots asked for are held until it ends.
+        Free slots are counted here, inside the transaction: on SQLite no other claim can
+        run meanwhile, so the worker never holds more jobs than it has slots."""
         done, self._finished = self._finished, []
-        if not done and limit <= 0:
-            return []
-        try:
-            async with self._store.transaction() as uow:
-                if done:
-                    await queue.complete(uow.session, [job.id for job in done])
-                    for job in done:
-                        for write in job.success_writes:
-                            await write(uow)
-                claimed = (
-                    await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
-                    if limit > 0
-                    else []
-                )
-        except BaseException:
+        limit = self._free() if limit is None else limit
+        self._claiming += limit
+
+        def ended() -> None:
+            self._claiming -= limit
+
+        def rolled_back() -> None:
+            ended()
             # Not recorded: try again next round. A second failure may be the jobs' own
             # writes' doing: the round after that goes without them (the state they would
             # have written is then behind, as if the process had died before this commit).
             for job in done:
                 if job.id in self._completion_failed and job.success_writes:
-                    log.warning(
-                        "job %s completes without its %d writes", job.id, len(job.success_writes)
-                    )
+                    log.warning("job %s completes without its own writes", job.id)
                     job.success_writes.clear()
                 self._completion_failed.add(job.id)
             self._finished = done + self._finished
-            raise
-        self._completion_failed.difference_update(job.id for job in done)
-        for job in done:
-            await self._record(job.kind, "succeeded")
-        return [
-            JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)
-            for job in claimed
-        ]
+
+        uow.after_commit(ended)
+        uow.after_rollback(rolled_back)
+        if done:
+            await queue.complete(uow.session, [job.id for job in done])
+            for job in done:
+                for write in job.success_writes:
+                    await write(uow)
+            self._completion_failed.difference_update(job.id for job in done)
+        claimed = (
+            await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
+            if limit > 0
+            else []
+        )
+        return (
+            done,
+            [
+                JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)
+                for job in claimed
+            ],
+            limit,
+        )
 
     async def _next_due(self) -> float:
         async with self._store.transaction() as uow:
@@ -169,7 +218,12 @@ class Worker:
             await asyncio.wait_for(self._wakeup.wait(), seconds)
 
     # -- running one job -----------------------------------------------------------------------
-    async def _execute(self, job: JobContext) -> None:
+    async def _execute(self, job: JobContext, *, yield_first: bool = False) -> None:
+        """``yield_first``: let what is already scheduled run first. A job claimed with a
+        group of receipts starts before their answers are written otherwise, and its first
+        step (reads, building the request) would delay them."""
+        if yield_first:
+            await asyncio.sleep(0)
         handler = self._handlers.get(job.kind)
         extra = {"job_id": job.id, "connection_id": job.connection_id}
         try:
@@ -223,6 +277,10 @@ class Worker:
                 await handler.on_dead(job, error)
             except Exception:
                 log.exception("recording the failure of job %s failed", job.id, extra=extra)
+
+    async def _record_all(self, jobs: list[JobContext], outcome: str) -> None:
+        for job in jobs:
+            await self._record(job.kind, outcome)
 
     async def _record(self, kind: str, outcome: str) -> None:
         self.outcomes[outcome] += 1
