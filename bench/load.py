@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import httpx
 
 from bench.emulators import Emulators, Stream
+from bench.rawhttp import RawLane
 from bridge.amojo import signing
 
 SETTLE_TIMEOUT_PER_MESSAGE = 0.1  # s; on top of a fixed 60 s: what "never arrived" means
@@ -213,29 +214,44 @@ async def post_hooks(
 ) -> dict[str, float]:
     """POST signed hooks as amoCRM does, ``concurrency`` at a time; when each was posted."""
     posted: dict[str, float] = {}
-    url = f"{bridge_url}/amojo/webhook/{scope_id}"
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    # amoCRM waits 5 s for the answer and never sends a hook again
-    async with httpx.AsyncClient(limits=limits, trust_env=False, timeout=5.0) as client:
-
-        async def one(index: int) -> None:
-            message_id, body = hooks[index]
-            headers = {
+    path = f"/amojo/webhook/{scope_id}"
+    signed = [
+        (
+            message_id,
+            body,
+            {
                 "Content-Type": "application/json",
                 "X-Signature": signing.sign_hook(emulators.channel_secret, body),
-            }
-            started = time.monotonic()
-            posted[message_id] = started
-            try:
-                status = (await client.post(url, content=body, headers=headers)).status_code
-            except httpx.HTTPError as error:
-                measure.problems.append(f"hook {message_id}: no answer ({error!r}): LOST")
-                return
-            measure.acks.append(time.monotonic() - started)
-            if status != 200:
-                measure.problems.append(f"hook {message_id}: HTTP {status}: LOST")
+            },
+        )
+        for message_id, body in hooks
+    ]
+    lanes = [RawLane(bridge_url) for _ in range(concurrency)]
+    free_lanes = list(lanes)
 
+    async def one(index: int) -> None:
+        message_id, body, headers = signed[index]
+        lane = free_lanes.pop()
+        started = time.monotonic()
+        posted[message_id] = started
+        try:
+            # amoCRM waits 5 s for the answer and never sends a hook again
+            status = await asyncio.wait_for(lane.post(path, body, headers), 5.0)
+        except (OSError, TimeoutError, ValueError) as error:
+            measure.problems.append(f"hook {message_id}: no answer ({error!r}): LOST")
+            await lane.close()
+            return
+        finally:
+            free_lanes.append(lane)
+        measure.acks.append(time.monotonic() - started)
+        if status != 200:
+            measure.problems.append(f"hook {message_id}: HTTP {status}: LOST")
+
+    try:
         await run_concurrently(len(hooks), concurrency, one)
+    finally:
+        for lane in lanes:
+            await lane.close()
     return posted
 
 
