@@ -67,7 +67,7 @@ def serve() -> None:
     container = Container(settings)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(container),
+            create_app(container, freeze_after_start=True),
             host=settings.host,
             port=settings.port,
             log_config=None,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Executable, Table, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -75,10 +76,10 @@ class UnitOfWork:
 
     async def _insert_ignore_id(self, model: type[Any], values: dict[str, Any]) -> int | None:
         """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when nothing was written."""
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        result = await self.session.execute(
-            insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
-        )
+        # Core, the values as parameters: compiled once per column set (see queue.enqueue)
+        statement = _insert_ignore_statement(self._dialect, model.__table__)
+        connection = await self.session.connection()
+        result = await connection.execute(statement, values)
         return result.scalar_one_or_none()
 
     # -- connections ---------------------------------------------------------------------------
@@ -248,8 +249,11 @@ class UnitOfWork:
 
     async def update_link(self, link_id: int, **values: Any) -> None:
         values["updated_at"] = now()
-        await self.session.execute(
-            update(MessageLink).where(MessageLink.id == link_id).values(**values)  # type: ignore[arg-type]
+        table = MessageLink.__table__  # type: ignore[attr-defined]
+        connection = await self.session.connection()
+        await connection.execute(
+            table.update().where(table.c.id == bindparam("link_id")),
+            {"link_id": link_id, **values},
         )
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -321,6 +325,12 @@ class UnitOfWork:
             if connection_id is not None:
                 counts.setdefault(connection_id, {}).update(queued=queued or 0, failed=failed or 0)
         return {cid: ConnectionStats(cid, **values) for cid, values in counts.items()}
+
+
+@functools.cache
+def _insert_ignore_statement(dialect: str, table: Table) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 class Store:
