@@ -121,6 +121,8 @@ def notes(bench: Bench) -> list[str]:
     peaks = ", ".join(f"{name} {mb:.0f} MB" for name, mb in bench.peaks.items())
     lines.append(f"memory: peak RSS (VmHWM) of each bridge process: {peaks}.")
     lines += [f"{name}: {fact}" for name, fact in facts.items() if name.startswith("preload")]
+    if "import floor" in facts:
+        lines.append(f"import floor: {facts['import floor']}.")
     if "late" in facts:
         lines.append(f"late: {facts['late']}")
     targets = [row.target for row in bench.rows.values() if row.target]

@@ -162,3 +162,25 @@ class CpuMeter:
         self.shares["others"] = max(0.0, self.shares["machine"] * (os.cpu_count() or 1) - ours)
         self.shares["wall"] = wall
         return self.shares
+
+
+# The modules ``amo-bridge serve`` runs on, imported and nothing else: the part of its
+# memory that its dependencies alone take.
+IMPORT_FLOOR_PROBE = """
+import bridge.container, bridge.web.app, channels.telegram, uvicorn
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")))
+"""
+
+
+async def import_floor_mb() -> float:
+    """RSS of a fresh interpreter that has imported the bridge's modules, in MB."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        IMPORT_FLOOR_PROBE,
+        env=child_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await process.communicate()
+    return int(out) / 1024

@@ -17,7 +17,7 @@ from bench import load
 from bench.config import ACCOUNT, DEFAULT_WORKERS
 from bench.harness import Harness, Options, conversations_of, no_cpu
 from bench.load import Measure
-from bench.procs import CpuMeter
+from bench.procs import CpuMeter, import_floor_mb
 from bench.report import Row
 from bench.seed import Preload
 from bench.serve import Bridge
@@ -190,7 +190,17 @@ class Bench(Harness):
         if measure.missing:
             row.result += f"; {sum(len(m.keys) for m in measure.missing)} not done in time"
         row.target = _verdict(peak <= 120, "≤ 120 MB")
-        row.values = {"peak_rss_mb": peak, "rss_after_start_mb": at_start}
+        floor = await import_floor_mb()
+        self.facts["import floor"] = (
+            f"a fresh interpreter that only imports the modules `serve` runs on (FastAPI, "
+            f"SQLAlchemy/SQLModel, pydantic-settings, aiogram, aiohttp, httpx, uvicorn, "
+            f"cryptography) holds {floor:.0f} MB before it does anything"
+        )
+        row.values = {
+            "peak_rss_mb": peak,
+            "rss_after_start_mb": at_start,
+            "import_floor_mb": floor,
+        }
         self.rows["memory"] = row
 
     async def touch(self, bridge: Bridge, known: int, cpu: Callable[[], object]) -> Measure:

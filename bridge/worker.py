@@ -205,7 +205,7 @@ class Worker:
         )
 
     async def _next_due(self) -> float:
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             due = await queue.next_run_at(uow.session)
         if due is None:
             return IDLE_WAKE
