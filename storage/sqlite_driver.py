@@ -8,9 +8,11 @@ SQLite, were a fifth of the bridge's time under load.
 Here a statement runs on the event loop's thread, as a coroutine that never suspends, so
 SQLAlchemy's ``await_`` gets its answer at once. What can take long goes elsewhere:
 
+- ``commit`` waits for the ``fsync`` of the WAL: it runs in the default executor, and the loop
+  goes on meanwhile;
 - a WAL checkpoint (copying committed pages back into the database file, with its own
   ``fsync``) runs in a thread of its own, twice a second, instead of inside whichever commit
-  crosses SQLite's 1,000-page mark; a commit itself, one ``fsync`` of the WAL, stays inline;
+  crosses SQLite's 1,000-page mark;
 - a statement that finds the database locked by another process (``amo-bridge connect`` from
   a shell, say) is not left to SQLite's busy handler, which would block the loop: the
   connection's busy timeout is zero and the statement is tried again after an asyncio sleep,
@@ -152,11 +154,14 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        # On the loop's thread too: the fsync of a WAL commit takes ~0.3 ms here, while a hop
-        # to a thread and back waits for the GIL behind whatever the loop runs meanwhile (up
-        # to the 5 ms switch interval). The slow part of committing, the WAL checkpoint, is
-        # left to a thread of its own (``Checkpointer``).
-        await _patiently(self._open().commit, self._busy_timeout)
+        # The fsync of the WAL (0.3-1.5 ms here) in the default executor: under load the loop
+        # serves other requests meanwhile (measured: +16% outbound, +15% inbound throughput
+        # against committing on the loop's thread). A reader has nothing to commit: no hop.
+        connection = self._open()
+        if not connection.in_transaction:
+            return
+        loop = asyncio.get_running_loop()
+        await _patiently(lambda: loop.run_in_executor(None, connection.commit), self._busy_timeout)
 
     async def rollback(self) -> None:
         self._open().rollback()
