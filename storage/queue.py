@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, select, text, update
+from sqlalchemy import Executable, TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,11 +116,7 @@ async def claim_many(
     """Take up to ``limit`` runnable jobs, at most one per lock_key, oldest first."""
     moment = now()
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    candidate = _CANDIDATE
-    if dialect == "postgresql":
-        # Competing claimers skip each other's rows instead of queueing behind the lock.
-        candidate += " FOR UPDATE SKIP LOCKED"
-    statement = text(_CLAIM.format(candidate=candidate))
+    statement = _claim_statement(dialect)
     params = {"now": moment, "worker": worker_id, "lease": moment + lease, "limit": limit}
     try:
         if dialect == "postgresql":
@@ -144,6 +140,16 @@ async def claim_many(
         for row in rows
     ]
     return sorted(claimed, key=lambda job: job.id)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> TextClause:
+    """Built once: ``text()`` scans the SQL for parameters with a regex each time."""
+    candidate = _CANDIDATE
+    if dialect == "postgresql":
+        # Competing claimers skip each other's rows instead of queueing behind the lock.
+        candidate += " FOR UPDATE SKIP LOCKED"
+    return text(_CLAIM.format(candidate=candidate))
 
 
 async def complete(session: AsyncSession, job_id: int | Sequence[int]) -> None:
