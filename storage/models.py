@@ -152,6 +152,13 @@ class Job(SQLModel, table=True):
             sqlite_where=text("status IN ('todo', 'doing')"),
             postgresql_where=text("status IN ('todo', 'doing')"),
         ),
+        # The claim's walk in id order (see queue._CANDIDATE), stopping at its LIMIT.
+        Index(
+            "ix_job_active_id",
+            "id",
+            sqlite_where=text("status IN ('todo', 'doing')"),
+            postgresql_where=text("status IN ('todo', 'doing')"),
+        ),
         Index(
             "ix_job_lock_key_active",
             "lock_key",

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Job, JobStatus, now
 
 _CANDIDATE = """
-    SELECT j.id FROM job j
+    SELECT j.id FROM job j {walk}
     WHERE j.status IN ('todo', 'doing')  -- lets the planner use the partial index
       AND ((j.status = 'todo' AND j.run_at <= :now)
            OR (j.status = 'doing' AND j.lease_until < :now))
@@ -145,10 +145,13 @@ async def claim_many(
 @functools.cache
 def _claim_statement(dialect: str) -> TextClause:
     """Built once: ``text()`` scans the SQL for parameters with a regex each time."""
-    candidate = _CANDIDATE
     if dialect == "postgresql":
         # Competing claimers skip each other's rows instead of queueing behind the lock.
-        candidate += " FOR UPDATE SKIP LOCKED"
+        candidate = _CANDIDATE.format(walk="") + " FOR UPDATE SKIP LOCKED"
+    else:
+        # Oldest first, stopping at LIMIT. Left to itself SQLite reads every active job
+        # through ix_job_runnable and sorts them: 60x slower with 1,000 queued.
+        candidate = _CANDIDATE.format(walk="INDEXED BY ix_job_active_id")
     return text(_CLAIM.format(candidate=candidate))
 
 
