@@ -9,7 +9,11 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
 from storage import create_engine, upgrade_to_head
-from storage.migrate import DatabaseTooNewError, current_revision, head_revision
+from storage.migrate import HEAD, DatabaseTooNewError, current_revision, head_revision
+
+
+def test_the_head_the_bridge_checks_at_start_is_alembics_head() -> None:
+    assert head_revision() == HEAD
 
 
 async def test_upgrade_to_head_matches_the_models(database_url: str) -> None:
