@@ -204,7 +204,7 @@ async def recover(session: AsyncSession) -> int:
     """At start-up of the only worker process: every 'doing' job belongs to a dead worker."""
     result = await session.execute(
         update(Job)
-        .where(Job.status == JobStatus.DOING)  # type: ignore[arg-type]
+        .where(ACTIVE, Job.status == JobStatus.DOING)  # type: ignore[arg-type]
         .values(status=JobStatus.TODO, lease_until=None, worker_id=None, updated_at=now())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -229,14 +229,15 @@ async def requeue_failed(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+# The condition of the partial indexes, as literal SQL: SQLite uses a partial index only when
+# the query's WHERE implies the index's at prepare time, which a bound parameter never does
+# (the next-due lookup, with ``status IN (?, ?)``, read all 1.5M finished jobs: 270 ms).
+ACTIVE = text("job.status IN ('todo', 'doing')")
+
+
 async def next_run_at(session: AsyncSession) -> float | None:
     result = await session.execute(
-        select(func.min(Job.run_at)).where(
-            # The first condition is the partial index's own: SQLite uses the index only
-            # when the query repeats it.
-            Job.status.in_([JobStatus.TODO.value, JobStatus.DOING.value]),  # type: ignore[attr-defined]
-            Job.status == JobStatus.TODO,  # type: ignore[arg-type]
-        )
+        select(func.min(Job.run_at)).where(ACTIVE, Job.status == JobStatus.TODO)  # type: ignore[arg-type]
     )
     value = result.scalar_one_or_none()
     return float(value) if value is not None else None

@@ -262,7 +262,12 @@ class UnitOfWork:
         the work waiting behind it, e.g. the rest of an album)."""
         statement = (
             select(Job)
-            .where(Job.kind == kind, Job.lock_key == lock_key, Job.status == JobStatus.TODO)
+            .where(
+                queue.ACTIVE,  # lets SQLite use the partial index on lock_key
+                Job.kind == kind,
+                Job.lock_key == lock_key,
+                Job.status == JobStatus.TODO,
+            )
             .order_by(Job.id)  # type: ignore[arg-type]
         )
         return list((await self.session.execute(statement)).scalars())

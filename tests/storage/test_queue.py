@@ -136,3 +136,45 @@ async def test_claim_many_takes_one_job_per_lock_key_oldest_first(store: Store) 
     async with store.transaction() as uow:
         again = await queue.claim_many(uow.session, "w", lease=60, limit=1)
     assert [job.payload["n"] for job in again] == [1]
+
+
+async def test_queue_lookups_use_the_partial_indexes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With 1.5M finished jobs a full scan takes ~300 ms, and blocks the loop: the lookups the
+    worker makes while running must go through the indexes of active jobs."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from storage import create_engine, upgrade_to_head
+
+    path = tmp_path / "plans.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade_to_head(engine)
+    store = Store(engine)
+    executed: list[tuple[str, object]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _capture(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        executed.append((statement, parameters))
+
+    try:
+        async with store.transaction() as uow:
+            await queue.next_run_at(uow.session)
+            await queue.recover(uow.session)
+            await uow.waiting_jobs("k", "conv")
+            await queue.claim_many(uow.session, "w", 60, 8)
+    finally:
+        await store.close()
+    plans = sqlite3.connect(path)
+    lookups = [(s, p) for s, p in executed if "job" in s and not s.startswith("BEGIN")]
+    assert len(lookups) == 4
+    for statement, parameters in lookups:
+        steps = [row[3] for row in plans.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+        reads = [step for step in steps if step.startswith(("SCAN", "SEARCH"))]
+        assert reads, steps
+        # every read goes through an index of active jobs (or straight to a row by its id)
+        indexed = ("INDEX ix_job_", "INDEX uq_job_", "INTEGER PRIMARY KEY")
+        assert all(any(way in step for way in indexed) for step in reads), (
+            statement,
+            steps,
+        )
