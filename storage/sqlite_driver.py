@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import sqlite3
 import threading
 import time
@@ -38,6 +39,9 @@ from typing import Any, ClassVar, TypeVar
 T = TypeVar("T")
 
 BUSY_BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # seconds, then the last one again
+SLOW_STATEMENT = 0.1  # seconds; a statement this slow held up the whole event loop
+
+log = logging.getLogger(__name__)
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
@@ -81,7 +85,12 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         run = self._cursor.execute
+        started = time.perf_counter()
         await _patiently(lambda: run(sql, parameters or ()), self._busy_timeout)
+        took = time.perf_counter() - started
+        if took > SLOW_STATEMENT:
+            # Everything else in the process waited this long: worth an operator's look.
+            log.warning("slow SQLite statement (%.0f ms): %.200s", took * 1000, sql.strip())
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
