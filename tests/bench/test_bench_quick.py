@@ -1,4 +1,5 @@
-"""``python -m bench --quick`` runs to the end: what CI runs so the benchmark never rots.
+"""``python -m bench --quick`` and ``python -m bench.floors`` run to the end: what CI runs so
+the benchmark never rots.
 
 Nothing about speed is asserted (speed lives in the benchmark's table); only that the run
 completes, loses and duplicates nothing (exit status 0) and prints every row.
@@ -36,3 +37,20 @@ def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
     document = json.loads(results.read_text())
     assert {row["name"] for row in document["rows"]} == set(ROWS)
     assert document["problems"] == []
+
+
+def test_floors_run_and_print_their_measurements() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.floors", "--lanes", "5", "--calls", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "bare FastAPI route, 5 concurrent posts" in output, output
+    assert "requests/s" in output
+    assert "send_message, back to back" in output
+    assert "send_message, 50 ms apart" in output
