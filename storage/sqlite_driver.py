@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, ClassVar, TypeVar
-
-T = TypeVar("T")
+from typing import Any, ClassVar
 
 BUSY_BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)  # seconds, then the last one again
 SLOW_STATEMENT = 0.1  # seconds; a statement this slow held up the whole event loop
@@ -51,14 +48,17 @@ def _locked(error: sqlite3.OperationalError) -> bool:
     ) or "database is locked" in str(error)
 
 
-async def _patiently(call: Callable[[], T | Awaitable[T]], busy_timeout: float) -> T:
-    """``call()`` now; while the database is locked by someone else, again a little later."""
+async def _patiently(
+    call: Callable[[], Any], busy_timeout: float, *, awaited: bool = False
+) -> Any:
+    """``call()`` now (and its result awaited, if ``awaited``); while the database is locked
+    by someone else, again a little later."""
     deadline: float | None = None
     attempt = 0
     while True:
         try:
             result = call()
-            return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
+            return (await result) if awaited else result
         except sqlite3.OperationalError as error:
             if not _locked(error):
                 raise
@@ -170,7 +170,9 @@ class InlineConnection:
         if not connection.in_transaction:
             return
         loop = asyncio.get_running_loop()
-        await _patiently(lambda: loop.run_in_executor(None, connection.commit), self._busy_timeout)
+        await _patiently(
+            lambda: loop.run_in_executor(None, connection.commit), self._busy_timeout, awaited=True
+        )
 
     async def rollback(self) -> None:
         self._open().rollback()
