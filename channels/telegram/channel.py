@@ -7,22 +7,11 @@ import mimetypes
 from collections.abc import AsyncIterator
 from typing import ClassVar, TypeVar
 
+from aiogram import methods as bot_api
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import (
-    AnswerCallbackQuery,
     DeleteWebhook,
-    GetFile,
-    GetMe,
-    GetUpdates,
-    SendAudio,
     SendChatAction,
-    SendDocument,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    SendSticker,
-    SendVideo,
-    SendVoice,
     SetMessageReaction,
     SetWebhook,
     TelegramMethod,
@@ -61,23 +50,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Every Bot API method the adapter calls: their answer models are built at start.
-METHODS_CALLED = (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    GetFile,
-    GetMe,
-    GetUpdates,
-    SendAudio,
-    SendChatAction,
-    SendDocument,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    SendSticker,
-    SendVideo,
-    SendVoice,
-    SetMessageReaction,
-    SetWebhook,
+METHODS_CALLED = tuple(
+    getattr(bot_api, name)
+    for name in (
+        "AnswerCallbackQuery",
+        "DeleteWebhook",
+        "GetFile",
+        "GetMe",
+        "GetUpdates",
+        "SendAudio",
+        "SendChatAction",
+        "SendDocument",
+        "SendMediaGroup",
+        "SendMessage",
+        "SendPhoto",
+        "SendSticker",
+        "SendVideo",
+        "SendVoice",
+        "SetMessageReaction",
+        "SetWebhook",
+    )
 )
 
 

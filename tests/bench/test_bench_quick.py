@@ -20,18 +20,24 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = ("ceiling", "inbound", "outbound", "idle", "memory", "growth")
 
 
-def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
-    results = tmp_path / "bench.json"
+def run_module(*args: str, timeout: float) -> str:
+    """``python -m args…`` from the checkout's root; its output, once it exited 0."""
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(results)],
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
+    return output
+
+
+def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    output = run_module("bench", "--quick", "--json", str(results), timeout=240)
     for row in ROWS:
         assert f"│ {row} " in output, f"row {row!r} missing from:\n{output}"
     document = json.loads(results.read_text())
@@ -40,16 +46,7 @@ def test_quick_bench_runs_and_prints_every_row(tmp_path: Path) -> None:
 
 
 def test_floors_run_and_print_their_measurements() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.floors", "--lanes", "5", "--calls", "5"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output
+    output = run_module("bench.floors", "--lanes", "5", "--calls", "5", timeout=120)
     assert "bare FastAPI route, 5 concurrent posts" in output, output
     assert "requests/s" in output
     assert "send_message, back to back" in output
