@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bridge.amojo.hooks import hook_media_group
@@ -58,22 +59,10 @@ class Relay:
         self._conversations: BoundedCache[tuple[str, str], int] = BoundedCache(cache_size)
 
     async def _connection(self, uow: UnitOfWork, connection_id: str) -> Connection | None:
-        cached = self._connections.get(connection_id)
-        if cached is not None:
-            return cached
-        row = await uow.connection(connection_id)
-        if row is not None:
-            uow.after_commit(lambda: self._connections.put(connection_id, row))
-        return row
+        return await _cached(uow, self._connections, connection_id, uow.connection)
 
     async def _connection_by_scope(self, uow: UnitOfWork, scope_id: str) -> Connection | None:
-        cached = self._scopes.get(scope_id)
-        if cached is not None:
-            return cached
-        row = await uow.connection_by_scope(scope_id)
-        if row is not None:
-            uow.after_commit(lambda: self._scopes.put(scope_id, row))
-        return row
+        return await _cached(uow, self._scopes, scope_id, uow.connection_by_scope)
 
     async def _contact_id(self, uow: UnitOfWork, connection_id: str, sender: Sender) -> int:
         key = (connection_id, sender.external_id)
@@ -188,3 +177,19 @@ class Relay:
             return job_id is not None
 
         return await self._store.grouped(store_hook)
+
+
+async def _cached(
+    uow: UnitOfWork,
+    cache: TimedCache[str, Connection],
+    key: str,
+    read: Callable[[str], Awaitable[Connection | None]],
+) -> Connection | None:
+    """A connection row from ``cache``, else read in ``uow`` and cached once it commits."""
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    row = await read(key)
+    if row is not None:
+        uow.after_commit(lambda: cache.put(key, row))
+    return row

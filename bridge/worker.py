@@ -129,8 +129,7 @@ class Worker:
             return [], 0
         async with self._store.transaction() as uow:
             done, claimed, asked = await self._complete_and_claim_in(uow, limit)
-        for job in done:
-            await self._record(job.kind, "succeeded")
+        await self._record_all(done, "succeeded")
         return claimed, asked
 
     def _free(self) -> int:
