@@ -78,7 +78,7 @@ class Emulators:
             "amojo-emulator",
             [
                 "-m",
-                "bridge.sandbox.amojo_emulator",
+                "emulators.amojo.app",
                 "--port",
                 str(self.amojo_port),
                 "--channel-id",
@@ -96,7 +96,7 @@ class Emulators:
             "telegram-emulator",
             [
                 "-m",
-                "channels.telegram.emulator",
+                "emulators.telegram.app",
                 "--port",
                 str(self.telegram_port),
                 "--bot",

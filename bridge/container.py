@@ -12,13 +12,13 @@ from bridge.accounts import Accounts
 from bridge.amojo import AmojoClient
 from bridge.channel import Channel, ChannelConnection, ChannelRegistry
 from bridge.crypto import SecretBox
+from bridge.delivery.to_amocrm import InboundDelivery
+from bridge.delivery.to_customer import OutboundDelivery
 from bridge.errors import ConfigError
 from bridge.ids import ConnectionId
-from bridge.inbound import InboundDelivery
 from bridge.jobs import JobKind
 from bridge.media import MediaLinks
 from bridge.metrics import Metrics
-from bridge.outbound import OutboundDelivery
 from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings

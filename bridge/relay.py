@@ -2,7 +2,7 @@
 
 - ``accept`` / ``reject`` implement ``InboundSink`` for the adapters (customer → amoCRM).
 - ``accept_hook`` stores an amoCRM hook (amoCRM → customer) for the worker to deliver.
-Nothing here talks to a network peer; the jobs in ``bridge.inbound`` / ``bridge.outbound`` do.
+Nothing here talks to a network peer; the delivery jobs (``bridge.delivery``) do.
 """
 
 from __future__ import annotations

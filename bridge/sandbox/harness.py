@@ -22,13 +22,13 @@ from rich.console import Console
 from bridge.accounts import StatusRow
 from bridge.container import Container
 from bridge.crypto import generate_key
-from bridge.sandbox.amojo_emulator import AmojoEmulator
-from bridge.sandbox.fault_proxy import FaultProxy
-from bridge.sandbox.loopback import LoopbackServer
-from bridge.sandbox.samples import jpeg, ogg_opus
 from bridge.settings import Settings
 from bridge.web.app import create_app
-from channels.telegram.emulator import SentMessage, TelegramEmulator
+from emulators.amojo.app import AmojoEmulator
+from emulators.fault_proxy import FaultProxy
+from emulators.loopback import LoopbackServer
+from emulators.samples import jpeg, ogg_opus
+from emulators.telegram.app import SentMessage, TelegramEmulator
 
 SANDBOX_TOKEN = "700000001:SANDBOX-not-a-real-token-0123456789"  # noqa: S105 (emulator only)
 SANDBOX_ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"

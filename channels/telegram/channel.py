@@ -40,7 +40,7 @@ from channels.telegram.ids import (
     parse_message_id,
 )
 from channels.telegram.lazy_types import build_hot_validators
-from channels.telegram.outbound import Part, to_parts
+from channels.telegram.message_to_calls import Part, to_parts
 from channels.telegram.reactions import normalize_reaction
 from channels.telegram.receiver import PollingReceiver
 from channels.telegram.uploads import fetch, url_refused

@@ -11,7 +11,7 @@ from aiogram.types import Update
 from bridge.channel import InboundSink
 from bridge.ids import ConnectionId
 from bridge.messages import InboundEvent
-from channels.telegram.inbound import (
+from channels.telegram.update_to_event import (
     UnsupportedUpdateError,
     button_press_to_inbound,
     to_edit,

@@ -16,8 +16,8 @@ from bridge.amojo import (
     AmojoTransientError,
     AmojoUnavailableError,
 )
-from bridge.sandbox.amojo_emulator import AmojoEmulator
-from bridge.sandbox.loopback import LoopbackServer
+from emulators.amojo.app import AmojoEmulator
+from emulators.loopback import LoopbackServer
 
 ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bridge.crypto import generate_key
-from bridge.sandbox.amojo_emulator import AmojoEmulator
 from bridge.sandbox.harness import SandboxBridge, running_bridge
-from channels.telegram.emulator import TelegramEmulator
+from emulators.amojo.app import AmojoEmulator
+from emulators.telegram.app import TelegramEmulator
 from storage.models import Connection
 from tests.conftest import FAST_RETRY
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox.amojo_emulator import AmojoEmulator
-from bridge.sandbox.loopback import LoopbackServer
-from channels.telegram.emulator import TelegramEmulator
+from emulators.amojo.app import AmojoEmulator
+from emulators.loopback import LoopbackServer
+from emulators.telegram.app import TelegramEmulator
 from tests.e2e.conftest import bridge_env
 
 TOKEN = "4242777:CLI-test-token-abcdefghijklmnop"

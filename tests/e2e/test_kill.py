@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from bridge.container import Container
-from bridge.sandbox.amojo_emulator import AmojoEmulator
-from bridge.sandbox.loopback import LoopbackServer, bind_loopback
 from bridge.settings import Settings
-from channels.telegram.emulator import TelegramEmulator
+from emulators.amojo.app import AmojoEmulator
+from emulators.loopback import LoopbackServer, bind_loopback
+from emulators.telegram.app import TelegramEmulator
 from tests.e2e.conftest import ACCOUNT, CUSTOMER, TOKEN, bridge_env
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from rich.console import Console
 
 from bridge.sandbox.harness import run_sandbox
-from bridge.sandbox.loopback import LoopbackServer
-from bridge.sandbox.samples import jpeg, ogg_opus, pdf
-from channels.telegram.emulator import SentMessage
+from emulators.loopback import LoopbackServer
+from emulators.samples import jpeg, ogg_opus, pdf
+from emulators.telegram.app import SentMessage
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
 
 PHOTO, VOICE, PDF = jpeg(), ogg_opus(), pdf()

@@ -12,8 +12,8 @@ import pytest
 
 from bridge.ids import MediaRef
 from bridge.messages import Attachment, AttachmentKind
-from bridge.sandbox.amojo_state import MessageRecord
-from bridge.sandbox.samples import jpeg, ogg_opus, pdf
+from emulators.amojo.state import MessageRecord
+from emulators.samples import jpeg, ogg_opus, pdf
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
 
 # -- helpers ------------------------------------------------------------------------------------

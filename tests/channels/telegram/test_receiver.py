@@ -17,9 +17,9 @@ import pytest
 from bridge.channel import ChannelConnection
 from bridge.ids import ConnectionId
 from bridge.messages import InboundEvent, InboundMessage
-from bridge.sandbox.loopback import LoopbackServer
 from channels.telegram import TelegramChannel
-from channels.telegram.emulator import TelegramEmulator
+from emulators.loopback import LoopbackServer
+from emulators.telegram.app import TelegramEmulator
 
 TOKEN = "777001:receiver-test-token-abcdefgh"
 USER = 9001

@@ -38,8 +38,8 @@ from aiogram.types import (
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from bridge.sandbox.loopback import LoopbackServer
-from channels.telegram.emulator import TelegramEmulator
+from emulators.loopback import LoopbackServer
+from emulators.telegram.app import TelegramEmulator
 
 TOKEN = "42:TEST-secret-part"
 USER = 1001

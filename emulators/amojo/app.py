@@ -5,7 +5,7 @@ records everything it accepted or refused, fires signed v2 hooks as an operator 
 (``amojo_operator.py``) and injects faults: errors, outages, hung requests. Field rules live in
 ``amojo_rules.py``, per-endpoint behaviour and records in ``amojo_state.py``.
 
-Standalone: ``python -m bridge.sandbox.amojo_emulator --port N --channel-id I --channel-secret S``;
+Standalone: ``python -m emulators.amojo.app --port N --channel-id I --channel-secret S``;
 a driver in another process uses the ``/__emulator__/`` routes (here and in ``amojo_control.py``).
 """
 
@@ -29,10 +29,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bridge.amojo import signing
-from bridge.sandbox.amojo_control import add_control_routes
-from bridge.sandbox.amojo_operator import HOOK_TIMEOUT, AmojoOperator, OperatorMessage
-from bridge.sandbox.amojo_rules import ApiError, Reply, envelope
-from bridge.sandbox.amojo_state import RejectedRequest
+from emulators.amojo.control import add_control_routes
+from emulators.amojo.operator import HOOK_TIMEOUT, AmojoOperator, OperatorMessage
+from emulators.amojo.rules import ApiError, Reply, envelope
+from emulators.amojo.state import RejectedRequest
 
 __all__ = ["AmojoEmulator", "OperatorMessage", "main", "run_standalone"]
 

@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from channels.telegram.emulator import TelegramEmulator
+    from emulators.telegram.app import TelegramEmulator
 
 PREFIX = "/__emulator__"
 MAX_WAIT = 30.0

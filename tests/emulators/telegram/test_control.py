@@ -18,8 +18,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from bridge.sandbox.loopback import LoopbackServer
-from channels.telegram.emulator import TelegramEmulator
+from emulators.loopback import LoopbackServer
+from emulators.telegram.app import TelegramEmulator
 
 TOKEN = "42:TEST-secret-part"
 

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from bridge.sandbox.amojo_emulator import AmojoEmulator
+    from emulators.amojo.app import AmojoEmulator
 
 PREFIX = "/__emulator__"
 MAX_WAIT = 30.0

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 
 from bridge.amojo import signing
-from bridge.sandbox.amojo_state import (
+from emulators.amojo.state import (
     AmojoState,
     ChatRecord,
     ConnectionRecord,

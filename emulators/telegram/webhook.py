@@ -14,7 +14,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channels.telegram.emulator_state import BotState, EmulatorState, Webhook
+    from emulators.telegram.state import BotState, EmulatorState, Webhook
 
 # How far down the queue a free connection looks for an update of an idle chat; bounds the
 # work per wake-up when a few busy chats hold thousands of updates.

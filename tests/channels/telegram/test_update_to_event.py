@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message, MessageReactionUpdated
 from bridge.ids import ConnectionId
 from bridge.messages import AttachmentKind
 from channels.telegram.ids import make_callback_data, make_press_id, parse_message_id
-from channels.telegram.inbound import (
+from channels.telegram.update_to_event import (
     UnsupportedUpdateError,
     button_press_to_inbound,
     flatten_text,

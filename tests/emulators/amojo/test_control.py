@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.sandbox.test_amojo_emulator import SCOPE, Env, connected, env, new_message
+from tests.emulators.amojo.test_app import SCOPE, Env, connected, env, new_message
 
 __all__ = ["connected", "env"]  # fixtures shared with test_amojo_emulator
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bridge.sandbox.loopback import bind_loopback
+from emulators.loopback import bind_loopback
 
 
 class FaultProxy:

@@ -9,7 +9,7 @@ from aiogram.types import BufferedInputFile, InputMediaPhoto
 from bridge.ids import ExternalMessageId
 from bridge.messages import AttachmentKind, Button, OutboundAttachment, OutboundMessage
 from channels.telegram.ids import make_callback_data, make_press_id, parse_callback_data
-from channels.telegram.outbound import (
+from channels.telegram.message_to_calls import (
     KEYBOARD_TEXT,
     split_text,
     to_parts,

@@ -11,7 +11,7 @@ import html
 import re
 from typing import Any
 
-from channels.telegram.emulator_rules import ApiError, bad_request
+from emulators.telegram.rules import ApiError, bad_request
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024

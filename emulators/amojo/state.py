@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bridge.sandbox.amojo_rules import (
+from emulators.amojo.rules import (
     CHANNEL_TITLE,
     DELIVERY_ERROR_CODES,
     DELIVERY_STATUSES,

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.telegram.emulator_markup import prepare_text
-from channels.telegram.emulator_rules import (
+from emulators.telegram.markup import prepare_text
+from emulators.telegram.rules import (
     CHAT_ACTIONS,
     DEFAULT_UPDATE_TYPES,
     ApiError,
@@ -27,7 +27,7 @@ from channels.telegram.emulator_rules import (
     check_reply_markup,
     check_secret_token,
 )
-from channels.telegram.emulator_state import (
+from emulators.telegram.state import (
     FILE_UPLOAD_LIMIT,
     FILE_URL_LIMIT,
     PHOTO_UPLOAD_LIMIT,

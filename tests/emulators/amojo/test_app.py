@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI, Request, Response
 
 from bridge.amojo import signing
-from bridge.sandbox.amojo_emulator import AmojoEmulator
-from bridge.sandbox.amojo_state import ConnectionRecord
-from bridge.sandbox.loopback import LoopbackServer, bind_loopback
+from emulators.amojo.app import AmojoEmulator
+from emulators.amojo.state import ConnectionRecord
+from emulators.loopback import LoopbackServer, bind_loopback
 
 # the worked example of the spec, section 2
 CHANNEL_ID = "344a5002-f8ca-454d-af3d-396180102ac7"

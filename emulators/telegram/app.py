@@ -29,10 +29,10 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from channels.telegram.emulator_control import add_control_routes
-from channels.telegram.emulator_methods import CANONICAL, METHODS, Call
-from channels.telegram.emulator_rules import ApiError, Upload, parse_body
-from channels.telegram.emulator_state import (
+from emulators.telegram.control import add_control_routes
+from emulators.telegram.methods import CANONICAL, METHODS, Call
+from emulators.telegram.rules import ApiError, Upload, parse_body
+from emulators.telegram.state import (
     ApiCall,
     BotState,
     ChatState,

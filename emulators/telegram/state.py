@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from channels.telegram.emulator_rules import DEFAULT_UPDATE_TYPES, bad_request, image_size
-from channels.telegram.emulator_webhook import deliver_in_parallel
+from emulators.telegram.rules import DEFAULT_UPDATE_TYPES, bad_request, image_size
+from emulators.telegram.webhook import deliver_in_parallel
 
 # The cloud server's limits; local-mode servers lift them, which the emulator does not model.
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024

@@ -1,0 +1,1 @@
+"""Delivery jobs, one module per direction: customer → amoCRM and amoCRM → customer."""

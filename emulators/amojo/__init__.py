@@ -1,0 +1,1 @@
+"""Emulator of the amoCRM Chats API (``app.AmojoEmulator``)."""

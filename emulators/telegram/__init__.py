@@ -1,0 +1,1 @@
+"""Emulator of the Telegram Bot API (``app.TelegramEmulator``)."""
