@@ -78,7 +78,7 @@ class Emulators:
             "amojo-emulator",
             [
                 "-m",
-                "emulators.amojo.app",
+                "emulators.amojo",
                 "--port",
                 str(self.amojo_port),
                 "--channel-id",

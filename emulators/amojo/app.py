@@ -11,7 +11,6 @@ a driver in another process uses the ``/__emulator__/`` routes (here and in ``am
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -23,7 +22,6 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,10 +29,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bridge.amojo import signing
 from emulators.amojo.control import add_control_routes
 from emulators.amojo.operator import HOOK_TIMEOUT, AmojoOperator, OperatorMessage
+from emulators.amojo.records import RejectedRequest
 from emulators.amojo.rules import ApiError, Reply, envelope
-from emulators.amojo.state import RejectedRequest
 
-__all__ = ["AmojoEmulator", "OperatorMessage", "main", "run_standalone"]
+__all__ = ["AmojoEmulator", "OperatorMessage"]
 
 DEFAULT_BOT_ID = "0b7e5d4c-3a21-4f6e-9c8b-7a6d5e4f3b2a"
 DATE_TOLERANCE = timedelta(minutes=15)
@@ -365,49 +363,3 @@ class AmojoEmulator(AmojoOperator):
         """Close the hook client and let hung requests finish (uvicorn waits for them)."""
         self.release_hung()
         await super().aclose()
-
-
-async def run_standalone(
-    host: str,
-    port: int,
-    channel_id: str,
-    channel_secret: str,
-    hook_url_template: str | None = None,
-) -> None:
-    emulator = AmojoEmulator(
-        channel_id=channel_id,
-        channel_secret=channel_secret,
-        hook_url_template=hook_url_template,
-    )
-    config = uvicorn.Config(
-        emulator.app, host=host, port=port, log_level="warning", access_log=False
-    )
-    try:
-        await uvicorn.Server(config).serve()
-    finally:
-        await emulator.aclose()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="amoCRM Chats API emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--channel-id", required=True)
-    parser.add_argument("--channel-secret", required=True)
-    parser.add_argument("--hook-url-template", default=None)
-    args = parser.parse_args(argv)
-    run: Callable[[Any], None] = asyncio.run
-    with contextlib.suppress(ImportError):
-        # the loop uvicorn.run would pick: a standalone emulator must not be the slow side
-        import uvloop
-
-        run = uvloop.run
-    run(
-        run_standalone(
-            args.host, args.port, args.channel_id, args.channel_secret, args.hook_url_template
-        )
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -20,13 +20,8 @@ from typing import Any, Literal
 import httpx
 
 from bridge.amojo import signing
-from emulators.amojo.state import (
-    AmojoState,
-    ChatRecord,
-    ConnectionRecord,
-    HookDelivery,
-    MessageRecord,
-)
+from emulators.amojo.records import ChatRecord, ConnectionRecord, HookDelivery, MessageRecord
+from emulators.amojo.state import AmojoState
 
 OPERATOR_ID = "6c1f2e3d-4b5a-4978-8e6d-5c4b3a291807"
 OPERATOR_NAME = "Operator"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulators.amojo.state import MessageRecord
+    from emulators.amojo.records import MessageRecord
 
 MESSAGE_TYPES = frozenset(
     {"text", "contact", "file", "video", "picture", "voice", "audio", "sticker", "location"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulators.amojo.state import MessageRecord
+from emulators.amojo.records import MessageRecord
 from emulators.samples import jpeg, ogg_opus, pdf
 from tests.e2e.conftest import BOT_ID, CUSTOMER, TOKEN, Connected
 from tests.e2e.test_media import customer_sends, fetch

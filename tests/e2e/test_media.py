@@ -12,7 +12,7 @@ import pytest
 
 from bridge.ids import MediaRef
 from bridge.messages import Attachment, AttachmentKind
-from emulators.amojo.state import MessageRecord
+from emulators.amojo.records import MessageRecord
 from emulators.samples import jpeg, ogg_opus, pdf
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
 

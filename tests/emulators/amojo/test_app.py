@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from bridge.amojo import signing
 from emulators.amojo.app import AmojoEmulator
-from emulators.amojo.state import ConnectionRecord
+from emulators.amojo.records import ConnectionRecord
 from emulators.loopback import LoopbackServer, bind_loopback
 
 # the worked example of the spec, section 2
