@@ -31,13 +31,19 @@ def _covered(module: str, names: list[str]) -> bool:
     return any(module == name or module.startswith(name + ".") for name in names)
 
 
-def test_every_core_module_is_a_contract_module_or_forbidden_to_adapters() -> None:
+def _classified() -> tuple[list[str], list[str]]:
+    """The core's contract modules, and the internal modules adapters may not import."""
     contracts = _contracts()
     contract_modules = contracts[
         "the core's contract modules import only the standard library and each other"
     ]["source_modules"]
     internal = contracts["adapters know only the core's contract modules"]["forbidden_modules"]
     assert isinstance(contract_modules, list) and isinstance(internal, list)
+    return contract_modules, internal
+
+
+def test_every_core_module_is_a_contract_module_or_forbidden_to_adapters() -> None:
+    contract_modules, internal = _classified()
     unnamed = [
         module
         for module in _core_modules()
@@ -49,10 +55,5 @@ def test_every_core_module_is_a_contract_module_or_forbidden_to_adapters() -> No
 
 
 def test_no_contract_module_is_also_internal() -> None:
-    contracts = _contracts()
-    contract_modules = contracts[
-        "the core's contract modules import only the standard library and each other"
-    ]["source_modules"]
-    internal = contracts["adapters know only the core's contract modules"]["forbidden_modules"]
-    assert isinstance(contract_modules, list) and isinstance(internal, list)
+    contract_modules, internal = _classified()
     assert [m for m in contract_modules if _covered(m, internal)] == []
