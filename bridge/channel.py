@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from bridge.ids import ConnectionId, ExternalChatId, MediaRef
@@ -22,6 +23,8 @@ __all__ = [
     "ChannelRegistry",
     "InboundSink",
     "MediaStream",
+    "ReceiverHealth",
+    "ReceiverState",
     "SupportsReactions",
     "SupportsTyping",
 ]
@@ -70,6 +73,29 @@ class MediaStream:
     chunks: AsyncIterator[bytes]
 
 
+class ReceiverState(StrEnum):
+    STARTING = "starting"  # not yet received (or confirmed it can receive) anything
+    RUNNING = "running"  # polling / webhook set, last attempt succeeded
+    RETRYING = "retrying"  # the messenger cannot be reached; trying again with backoff
+    FAILED = "failed"  # the messenger refuses us (a revoked token); retried slowly
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverHealth:
+    """How one connection's receiver is doing. Times are ``time.time()`` seconds."""
+
+    connection_id: ConnectionId
+    mode: str  # "polling" or "webhook"
+    state: ReceiverState
+    since: float  # when it entered ``state``
+    last_ok: float | None = None  # last successful poll (webhook: setWebhook or update)
+    last_error: str | None = None  # one readable line, never a secret
+
+    @property
+    def down(self) -> bool:
+        return self.state in (ReceiverState.RETRYING, ReceiverState.FAILED, ReceiverState.STARTING)
+
+
 class InboundSink(Protocol):
     async def accept(self, event: InboundEvent) -> None:
         """Persist the event durably, then return. Raise to make the adapter NOT acknowledge."""
@@ -92,7 +118,9 @@ class Channel(Protocol):
         """Check credentials without receiving anything (``connect`` uses it)."""
 
     async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
-        """Validate credentials and start receiving for this connection; idempotent."""
+        """Start receiving for this connection; idempotent. A messenger that cannot be
+        reached is no error (the receiver keeps trying); rejected credentials raise
+        ChannelAuthError."""
 
     async def remove_connection(self, connection_id: ConnectionId) -> None: ...
 
@@ -105,6 +133,10 @@ class Channel(Protocol):
 
     def asgi_app(self) -> ASGIApp | None:
         """The adapter's HTTP routes, mounted at ``/{name}``; None when it needs none."""
+
+    def receivers(self) -> list[ReceiverHealth]:
+        """The state of every connection's receiver. Receivers heal themselves (retry with
+        backoff, restart when they die); this is what readiness and ``status`` report."""
 
 
 @runtime_checkable

@@ -81,6 +81,7 @@ class Container:
             chat_rate=settings.telegram_chat_rate,
             chat_burst=settings.telegram_chat_burst,
             bot_rate=settings.telegram_bot_rate,
+            allow_private_media_urls=settings.allow_private_media_urls,
         )
 
     def require_box(self) -> SecretBox:

@@ -8,11 +8,20 @@ BridgeError
 ├── UnsupportedHookError         → job failed, kept for inspection
 └── DeliveryError
     ├── TransientDeliveryError(retry_after)   → retried by the worker
-    │   └── RateLimitedError                   → retried no earlier than retry_after
+    │   ├── RateLimitedError                   → retried no earlier than retry_after
+    │   └── DeliveryOutcomeUnknownError        (sent, but whether it arrived is unknown)
     └── PermanentDeliveryError                 → no retry; failure recorded and reported
-        ├── RecipientUnavailableError          (bot blocked, user deactivated, chat gone)
+        ├── RecipientUnavailableError          (the recipient cannot receive messages)
+        │   ├── RecipientBlockedError          (blocked the bot, deactivated)
+        │   └── ChatNotFoundError              (never started the bot, chat unknown)
+        ├── ChannelAuthError                   (the messenger refuses our credentials)
         └── UnsupportedContentError            (the other side cannot carry it)
+            ├── FileTooBigError
+            └── BadMediaError                  (the file's link cannot be fetched or read)
 ```
+
+Adapters raise these classes and nothing else; what amoCRM is told about each (its delivery
+error code) is decided in one place, ``bridge.delivery.codes``.
 """
 
 from __future__ import annotations
@@ -48,28 +57,21 @@ class UnsupportedHookError(BridgeError):
 class DeliveryError(BridgeError):
     """A message could not be delivered."""
 
-    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
-        super().__init__(message)
-        # Chats API delivery error code (901..905) to report when this ends the delivery.
-        self.code = code
-
 
 class TransientDeliveryError(DeliveryError):
     """The peer is unavailable for now; try again later."""
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        retry_after: float | None = None,
-        code: int | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 
 class RateLimitedError(TransientDeliveryError):
     """The peer asks us to slow down."""
+
+
+class DeliveryOutcomeUnknownError(TransientDeliveryError):
+    """The request went out but no answer came back: it may or may not have been delivered."""
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -80,5 +82,25 @@ class RecipientUnavailableError(PermanentDeliveryError):
     """The recipient cannot receive messages (blocked the bot, deactivated, chat gone)."""
 
 
+class RecipientBlockedError(RecipientUnavailableError):
+    """The recipient blocked the bot or deleted their account."""
+
+
+class ChatNotFoundError(RecipientUnavailableError):
+    """The chat does not exist for the messenger (the customer never started the bot)."""
+
+
+class ChannelAuthError(PermanentDeliveryError):
+    """The messenger rejected the bridge's credentials (the bot token was revoked)."""
+
+
 class UnsupportedContentError(PermanentDeliveryError):
     """The message cannot be carried to the other side."""
+
+
+class FileTooBigError(UnsupportedContentError):
+    """The file is too big for the messenger."""
+
+
+class BadMediaError(UnsupportedContentError):
+    """The file behind the message's link cannot be fetched or used."""

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     telegram_chat_rate: float = Field(default=1.0, gt=0)
     telegram_chat_burst: int = Field(default=3, ge=1)
     telegram_bot_rate: float = Field(default=30.0, gt=0)
+    # Let the media uploader fetch operators' links from loopback/private addresses (a lab).
+    allow_private_media_urls: bool = False
+    # /readyz answers 503 once a receiver has been down this long (seconds).
+    receiver_down_after: float = Field(default=60.0, gt=0)
     amojo_rate: float = Field(default=50.0, ge=0)  # requests/s to the Chats API; 0 = unlimited
     retry_base: float = Field(default=2.0, gt=0)
     retry_cap: float = Field(default=300.0, gt=0)

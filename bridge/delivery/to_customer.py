@@ -9,11 +9,12 @@ from bridge.amojo import AmojoClient
 from bridge.amojo.hooks import MessageHook, ReactionHook, TypingHook, parse_hook
 from bridge.caches import BoundedCache, TimedCache
 from bridge.channel import ChannelRegistry, SupportsReactions, SupportsTyping
+from bridge.delivery.codes import OTHER, delivery_code
 from bridge.errors import (
     BridgeError,
+    ChatNotFoundError,
     DeliveryError,
     PermanentDeliveryError,
-    RecipientUnavailableError,
     TransientDeliveryError,
     UnknownScopeError,
 )
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 DELIVERED = 1
 FAILED = -1
-CODE_OTHER = 905
 CODE_INTERNAL = 903
 
 
@@ -91,9 +91,8 @@ class OutboundDelivery:
             async with self._store.read() as uow:
                 conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
         if conversation is None:
-            raise RecipientUnavailableError(
-                "This chat is unknown to the bridge: the customer has not written to the bot yet",
-                code=904,
+            raise ChatNotFoundError(
+                "This chat is unknown to the bridge: the customer has not written to the bot yet"
             )
         if chat_id and conversation.amojo_chat_id != chat_id:
             conversation_id = conversation.id
@@ -298,8 +297,8 @@ class OutboundDelivery:
             return
         if not isinstance(hook, MessageHook):
             return
-        code = error.code if isinstance(error, DeliveryError) and error.code else CODE_OTHER
-        if not isinstance(error, PermanentDeliveryError) and code == CODE_OTHER:
+        code = delivery_code(error)
+        if not isinstance(error, PermanentDeliveryError) and code == OTHER:
             reason = f"Could not reach the messenger: {error}"
         else:
             reason = str(error) or type(error).__name__

@@ -61,6 +61,7 @@ def sandbox_settings(
         "host": "127.0.0.1",
         "port": port,
         "public_url": None,
+        "allow_private_media_urls": True,  # the operators' files are served on loopback
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

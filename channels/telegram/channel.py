@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import ClassVar, TypeVar
 
 from aiogram import methods as bot_api
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
-from aiogram.methods import (
-    DeleteWebhook,
-    SendChatAction,
-    SetMessageReaction,
-    SetWebhook,
-    TelegramMethod,
-)
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramUnauthorizedError
+from aiogram.methods import SendChatAction, SetMessageReaction, TelegramMethod
 from aiogram.types import Message, ReactionTypeEmoji, Update
 
 from bridge.channel import (
@@ -25,14 +21,15 @@ from bridge.channel import (
     ChannelConnection,
     InboundSink,
     MediaStream,
+    ReceiverHealth,
 )
 from bridge.errors import PermanentDeliveryError
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
 from bridge.ratelimit import KeyedBuckets
 from channels.telegram.bots import BotPool
-from channels.telegram.errors import map_error
-from channels.telegram.handlers import ALLOWED_UPDATES, handle_update
+from channels.telegram.errors import describe, map_error
+from channels.telegram.handlers import handle_raw_update, handle_update
 from channels.telegram.ids import (
     bot_id_from_token,
     make_message_id,
@@ -42,8 +39,8 @@ from channels.telegram.ids import (
 from channels.telegram.lazy_types import build_hot_validators
 from channels.telegram.message_to_calls import Part, to_parts
 from channels.telegram.reactions import normalize_reaction
-from channels.telegram.receiver import PollingReceiver
-from channels.telegram.uploads import fetch, url_refused
+from channels.telegram.receiver import PollingReceiver, WebhookReceiver
+from channels.telegram.uploads import MediaFetcher, url_refused
 from channels.telegram.webhook import WebhookTarget, create_webhook_app
 
 log = logging.getLogger(__name__)
@@ -86,8 +83,10 @@ class TelegramChannel:
         chat_rate: float = 1.0,
         chat_burst: int = 3,
         bot_rate: float = 30.0,
+        allow_private_media_urls: bool = False,
     ) -> None:
         self._bots = BotPool(api_url, timeout)
+        self._media = MediaFetcher(allow_private=allow_private_media_urls)
         # Telegram allows about 1 message/s per chat (short bursts pass) and about 30/s per
         # bot; waiting here is cheaper than a 429 that blocks the chat for retry_after.
         self._chat_limits = KeyedBuckets(chat_rate, chat_burst)
@@ -95,7 +94,7 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         self._sink: InboundSink | None = None
         self._connections: dict[ConnectionId, ChannelConnection] = {}
-        self._receivers: dict[ConnectionId, PollingReceiver] = {}
+        self._receivers: dict[ConnectionId, PollingReceiver | WebhookReceiver] = {}
         self._webhooks: dict[str, WebhookTarget] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -110,26 +109,35 @@ class TelegramChannel:
             await receiver.stop()
         self._receivers.clear()
         self._sink = None
+        await self._media.close()
         await self._bots.close()
 
     async def probe(self, token: str) -> ChannelAccount:
         bot = self._bots.make(token)
         try:
             me = await bot.get_me()
-        except TelegramAPIError as error:
+        except Exception as error:
             raise map_error(error) from None
         return ChannelAccount(str(me.id), me.username or "", me.full_name)
 
     async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
         bot = self._bots.add(conn.connection_id, conn.token)
+        account = ChannelAccount(str(bot.id), "", "")
         try:
             me = await bot.get_me()
-        except TelegramAPIError as error:
+            account = ChannelAccount(str(me.id), me.username or "", me.full_name)
+        except TelegramUnauthorizedError as error:
             raise map_error(error) from None
+        except Exception as error:  # noqa: BLE001 - the receiver keeps trying in the background
+            log.warning(
+                "Telegram not reachable at start (%s); receiving will start when it is",
+                describe(error),
+                extra={"connection_id": conn.connection_id},
+            )
         self._connections[conn.connection_id] = conn
         if self._sink is not None:
             await self._start_receiving(conn)
-        return ChannelAccount(str(me.id), me.username or "", me.full_name)
+        return account
 
     async def remove_connection(self, connection_id: ConnectionId) -> None:
         receiver = self._receivers.pop(connection_id, None)
@@ -141,36 +149,46 @@ class TelegramChannel:
         self._bots.remove(connection_id)
 
     async def _start_receiving(self, conn: ChannelConnection) -> None:
+        """Receivers run in the background and heal themselves: this never waits for
+        Telegram, so an unreachable Telegram delays no start-up."""
         bot = self._bots.get(conn.connection_id)
+        old = self._receivers.pop(conn.connection_id, None)
+        if old is not None:
+            await old.stop()
+        receiver: PollingReceiver | WebhookReceiver
         if conn.public_url:
             target = WebhookTarget(conn.connection_id, bot, conn.webhook_secret)
             self._webhooks[bot_id_from_token(conn.token)] = target
             url = f"{conn.public_url.rstrip('/')}/telegram/webhook/{bot.id}"
-            await bot(
-                SetWebhook(
-                    url=url, secret_token=conn.webhook_secret, allowed_updates=ALLOWED_UPDATES
-                )
+            receiver = WebhookReceiver(bot, conn.connection_id, url, conn.webhook_secret)
+        else:
+            receiver = PollingReceiver(
+                bot,
+                conn.connection_id,
+                self._update_handler(conn.connection_id),
+                self._raw_handler(conn.connection_id),
+                poll_timeout=self._poll_timeout,
             )
-            log.info("webhook set for bot %s", bot.id, extra={"connection_id": conn.connection_id})
-            return
-        if conn.connection_id in self._receivers:
-            return
-        # getUpdates and a webhook exclude each other; a webhook left from an earlier
-        # deployment would make every poll fail with 409.
-        await bot(DeleteWebhook(drop_pending_updates=False))
-        receiver = PollingReceiver(
-            bot,
-            conn.connection_id,
-            self._update_handler(conn.connection_id),
-            poll_timeout=self._poll_timeout,
-        )
         self._receivers[conn.connection_id] = receiver
         receiver.start()
 
-    def _update_handler(self, connection_id: ConnectionId):  # type: ignore[no-untyped-def]
+    def receivers(self) -> list[ReceiverHealth]:
+        return [receiver.status.health() for receiver in self._receivers.values()]
+
+    def _update_handler(self, connection_id: ConnectionId) -> Callable[[Update], Awaitable[None]]:
         async def handle(update: Update) -> None:
             assert self._sink is not None
             await handle_update(self._sink, connection_id, self._bots.get(connection_id), update)
+
+        return handle
+
+    def _raw_handler(
+        self, connection_id: ConnectionId
+    ) -> Callable[[dict[str, object]], Awaitable[None]]:
+        async def handle(raw: dict[str, object]) -> None:
+            assert self._sink is not None
+            bot = self._bots.get(connection_id)
+            await handle_raw_update(self._sink, connection_id, bot, raw)
 
         return handle
 
@@ -180,13 +198,23 @@ class TelegramChannel:
             if self._sink is None:
                 raise RuntimeError("channel is not started")
             await handle_update(self._sink, target.connection_id, target.bot, update)
+            receiver = self._receivers.get(target.connection_id)
+            if receiver is not None:
+                receiver.status.ok()
 
         async def reject(target: WebhookTarget, raw: bytes, reason: str) -> None:
             if self._sink is None:
                 raise RuntimeError("channel is not started")
-            await self._sink.reject(target.connection_id, raw, reason)
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict) and isinstance(parsed.get("update_id"), int):
+                await handle_raw_update(self._sink, target.connection_id, target.bot, parsed)
+            else:
+                await self._sink.reject(target.connection_id, raw, reason)
 
-        return create_webhook_app(self._webhooks.get, handle, reject)  # type: ignore[return-value]
+        return create_webhook_app(self._webhooks.get, handle, reject)
 
     # -- outbound ----------------------------------------------------------------------------
     async def send(
@@ -203,8 +231,7 @@ class TelegramChannel:
                     # Part of the message is out; say exactly what is missing.
                     raise PermanentDeliveryError(
                         f"Only {len(sent)} part(s) of the message reached Telegram: "
-                        f"{map_error(error)}",
-                        code=905,
+                        f"{map_error(error)}"
                     ) from None
                 raise map_error(error) from None
             ids = [make_message_id(chat_id, result.message_id) for result in results]
@@ -227,8 +254,12 @@ class TelegramChannel:
                 error.message,
                 extra={"connection_id": connection_id},
             )
-            files = {a.url: await fetch(self._bots.session, a) for a in part.attachments}
-            result = await self._call(connection_id, chat_id, part.method(files))
+            async with AsyncExitStack() as stack:
+                files = {
+                    a.url: await stack.enter_async_context(self._media.fetch(a))
+                    for a in part.attachments
+                }
+                result = await self._call(connection_id, chat_id, part.method(files))
         if isinstance(result, Message):
             return [result]
         return [item for item in result if isinstance(item, Message)]
@@ -293,7 +324,7 @@ class TelegramChannel:
         except Exception as error:
             raise map_error(error) from None
         if not file.file_path:
-            raise PermanentDeliveryError("Telegram gave no path for this file", code=905)
+            raise PermanentDeliveryError("Telegram gave no path for this file")
         url = self._bots.file_url(bot, file.file_path)
         session = self._bots.session
 

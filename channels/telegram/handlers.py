@@ -3,10 +3,12 @@ unacknowledged); updates that cannot be read are rejected through the sink and a
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from aiogram import Bot
-from aiogram.types import Update
+from aiogram.types import Message, Update
 
 from bridge.channel import InboundSink
 from bridge.ids import ConnectionId
@@ -74,3 +76,74 @@ async def handle_update(
             await bot.answer_callback_query(update.callback_query.id)
         except Exception as error:  # noqa: BLE001 - the press is stored; the spinner is cosmetic
             log.info("answerCallbackQuery failed: %s", type(error).__name__)
+
+
+# Keys of a message that are its envelope, not its content: what remains names its kind.
+_ENVELOPE = {
+    "message_id",
+    "message_thread_id",
+    "date",
+    "chat",
+    "from",
+    "sender_chat",
+    "edit_date",
+    "reply_to_message",
+    "forward_origin",
+    "media_group_id",
+    "entities",
+    "caption_entities",
+    "caption",
+    "reply_markup",
+    "via_bot",
+    "author_signature",
+    "has_protected_content",
+    "is_topic_message",
+    "link_preview_options",
+}
+
+
+def _kind(message: dict[str, Any]) -> str:
+    kinds = [key for key in message if key not in _ENVELOPE]
+    return kinds[0].replace("_", " ") if kinds else "message"
+
+
+def _placeholder(raw: dict[str, Any], bot: Bot) -> Message | None:
+    """The envelope of an unreadable private message, carrying a text naming what it was."""
+    message = raw.get("message")
+    if not isinstance(message, dict):
+        return None
+    chat, sender = message.get("chat"), message.get("from")
+    if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(sender, dict):
+        return None
+    text = f"[unreadable] The customer sent a {_kind(message)} the bridge could not read"
+    try:
+        return Message.model_validate(
+            {
+                "message_id": message.get("message_id"),
+                "date": message.get("date"),
+                "chat": chat,
+                "from": sender,
+                "text": text,
+            },
+            context={"bot": bot},
+        )
+    except ValueError:
+        return None
+
+
+async def handle_raw_update(
+    sink: InboundSink, connection_id: ConnectionId, bot: Bot, raw: dict[str, Any]
+) -> None:
+    """An update aiogram could not validate: the operator still learns that the customer
+    wrote (and what kind of thing), and the raw update is kept for inspection."""
+    body = json.dumps(raw, ensure_ascii=False).encode()
+    update_id = raw.get("update_id")
+    placeholder = _placeholder(raw, bot)
+    if placeholder is not None:
+        await sink.accept(to_inbound(connection_id, placeholder))
+    await sink.reject(
+        connection_id,
+        body,
+        f"unreadable update {update_id}: Telegram sent "
+        "a shape the bridge's Telegram library does not accept",
+    )

@@ -47,13 +47,14 @@ def import_aiogram_lazily() -> None:
             return None
         elif _types_namespace is None:  # first use: with the namespace aiogram had given
             _parent_namespace_depth, _types_namespace = 0, namespace
-        return build(
+        built: bool | None = build(
             cls,
             force=force,
             raise_errors=raise_errors,
             _parent_namespace_depth=_parent_namespace_depth,
             _types_namespace=_types_namespace,
         )
+        return built
 
     BaseModel.model_rebuild = classmethod(rebuild)  # type: ignore[assignment]
     try:
@@ -87,7 +88,7 @@ def build_hot_validators(methods: Iterable[type[BaseModel]]) -> None:
 
     Update.model_rebuild()
     for method in methods:
-        answer = Response[method.__returning__]  # type: ignore[attr-defined, name-defined]
+        answer = Response[method.__returning__]  # type: ignore[name-defined]
         answer.model_rebuild()
         if answer not in _answer_models:
             _answer_models.append(answer)

@@ -32,6 +32,21 @@ class WebhookTarget:
     secret: str
 
 
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` (the rest is never read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_webhook_app(
     target_for: Callable[[str], WebhookTarget | None],
     handle: Callable[[WebhookTarget, Update], Awaitable[None]],
@@ -47,8 +62,8 @@ def create_webhook_app(
         given = request.headers.get(SECRET_HEADER, "")
         if not secrets.compare_digest(given.encode(), target.secret.encode()):
             return Response(status_code=401)
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
+        body = await read_capped(request, MAX_UPDATE_BYTES)
+        if body is None:
             return Response(status_code=413)
         try:
             update = Update.model_validate_json(body, context={"bot": target.bot})
