@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ class StatusRow:
     queued: int
     failed: int
     last_error: str | None
+    receiver: str = ""  # e.g. "polling, ok 3s ago" or "retrying: Telegram could not be ..., 2m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,31 @@ class FailedJob:
     account_id: str
     attempts: int
     last_error: str
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def describe_receiver(row: Connection, now: float | None = None) -> str:
+    """The receiver column of ``status``, from what the serving process last wrote."""
+    if row.state != ConnectionState.ACTIVE or row.receiver_state is None:
+        return ""
+    now = time.time() if now is None else now
+    if row.receiver_state == "running":
+        seen = row.receiver_last_ok or row.receiver_since or now
+        return f"{row.mode}, ok {_ago(now - seen)} ago"
+    since = _ago(now - (row.receiver_since or now))
+    if row.receiver_error:
+        return f"{row.receiver_state}: {row.receiver_error}, {since}"
+    return f"{row.receiver_state}, {since}"
 
 
 class Accounts:
@@ -139,6 +166,7 @@ class Accounts:
                     queued=counts.queued if counts else 0,
                     failed=counts.failed if counts else 0,
                     last_error=row.last_error,
+                    receiver=describe_receiver(row),
                 )
             )
         return result

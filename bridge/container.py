@@ -19,6 +19,7 @@ from bridge.ids import ConnectionId
 from bridge.jobs import JobKind
 from bridge.media import MediaLinks
 from bridge.metrics import Metrics
+from bridge.receivers import ReceiverMonitor
 from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings
@@ -69,6 +70,7 @@ class Container:
             on_outcome=self.metrics.job_outcome,
         )
         self.accounts = Accounts(self)
+        self.receivers = ReceiverMonitor(self.store, self.channels)
         self.started = False
 
     def _telegram(self) -> Channel:
@@ -114,6 +116,7 @@ class Container:
             await channel.start(self.relay)
         for row in rows:
             await self.accounts.attach(row)
+        self.receivers.start()
         await self.worker.start()
         self.started = True
 
@@ -133,5 +136,6 @@ class Container:
 
     async def close(self) -> None:
         await self._stop_channels()
+        await self.receivers.stop()
         await self.amojo.aclose()
         await self.store.close()

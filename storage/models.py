@@ -76,6 +76,11 @@ class Connection(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
+    # Written by the serving process for ``status`` (another process): see bridge/receivers.py.
+    receiver_state: str | None = Field(default=None, max_length=16)
+    receiver_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    receiver_since: float | None = None
+    receiver_last_ok: float | None = None
 
 
 class Contact(SQLModel, table=True):

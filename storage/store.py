@@ -122,6 +122,25 @@ class UnitOfWork:
             .values(last_error=error, updated_at=now())
         )
 
+    async def set_receiver_state(
+        self,
+        connection_id: str,
+        state: str,
+        error: str | None,
+        since: float,
+        last_ok: float | None,
+    ) -> None:
+        await self.session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)  # type: ignore[arg-type]
+            .values(
+                receiver_state=state,
+                receiver_error=error,
+                receiver_since=since,
+                receiver_last_ok=last_ok,
+            )
+        )
+
     # -- contacts and conversations ------------------------------------------------------------
     async def upsert_contact(
         self, connection_id: str, external_user_id: str, display_name: str, username: str | None

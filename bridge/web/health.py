@@ -1,4 +1,5 @@
-"""/healthz (the process answers), /readyz (database reachable, workers running), /metrics."""
+"""/healthz (the process answers), /readyz (database reachable, workers running, no receiver
+down for longer than BRIDGE_RECEIVER_DOWN_AFTER), /metrics."""
 
 from __future__ import annotations
 
@@ -31,8 +32,29 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     worker = container.worker
     fresh = time.monotonic() - worker.heartbeat < STALE_WORKER
     checks["workers"] = "ok" if worker.running and fresh else "not running"
+    now = time.time()
+    limit = container.settings.receiver_down_after
+    receivers = []
+    down = []
+    for health in container.receivers.receivers():
+        receivers.append(
+            {
+                "connection_id": health.connection_id,
+                "mode": health.mode,
+                "state": health.state.value,
+                "since": health.since,
+                "last_ok": health.last_ok,
+                "last_error": health.last_error,
+            }
+        )
+        if health.down and now - health.since > limit:
+            down.append(f"{health.connection_id} {health.state.value} ({health.last_error})")
+    checks["receivers"] = "down: " + "; ".join(down) if down else "ok"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"ready": ready, "checks": checks, "receivers": receivers},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get("/metrics")

@@ -190,6 +190,7 @@ class PollingReceiver(Supervised):
             # deployment would make every poll fail with 409.
             await self._bot(DeleteWebhook(drop_pending_updates=False))
             self._webhook_deleted = True
+            self.status.ok()  # Telegram answers: running, before the first long poll ends
         try:
             return await self._bot(
                 GetUpdates(
