@@ -28,7 +28,7 @@ from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
 from bridge.ratelimit import KeyedBuckets
 from channels.telegram.bots import BotPool
-from channels.telegram.errors import describe, map_error
+from channels.telegram.errors import describe, map_error, scrub
 from channels.telegram.handlers import handle_raw_update, handle_update
 from channels.telegram.ids import (
     bot_id_from_token,
@@ -251,7 +251,7 @@ class TelegramChannel:
                 raise
             log.info(
                 "Telegram would not fetch the media URL (%s); uploading the file instead",
-                error.message,
+                scrub(error.message),
                 extra={"connection_id": connection_id},
             )
             async with AsyncExitStack() as stack:
