@@ -170,3 +170,63 @@ async def test_webhook_route_answers_200_only_after_storing() -> None:
             assert len(sink.accepted) == 1
             garbage = await client.post(url, content=b'{"update_id": "x"}', headers=good)
             assert garbage.status_code == 200 and len(sink.rejected) == 1
+
+
+async def test_a_polled_update_aiogram_cannot_validate_reaches_the_operator_and_is_kept(
+    flaky: Rig,
+) -> None:
+    flaky.sink.failures = 0
+    poll = {
+        "id": "p1",
+        "question": "Which one?",
+        "options": [{"text": "a", "voter_count": 0}],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    flaky.telegram.push_update(
+        TOKEN,
+        {
+            "message": {
+                "message_id": 3,
+                "date": 1,
+                "chat": {"id": USER, "type": "private", "first_name": "Ivan"},
+                "from": {"id": USER, "is_bot": False, "first_name": "Ivan"},
+                "poll": poll,
+            }
+        },
+    )
+    flaky.telegram.user_sends_text(TOKEN, USER, "after the poll")
+    await flaky.sink.wait(lambda: len(flaky.sink.accepted) == 2)
+    texts = [e.text for e in flaky.sink.accepted]  # type: ignore[union-attr]
+    assert texts == [
+        "[unreadable] The customer sent a poll the bridge could not read",
+        "after the poll",
+    ]
+    [(raw, reason)] = flaky.sink.rejected
+    assert b'"poll"' in raw and "unreadable update" in reason
+    await flaky.telegram.wait_for(lambda: not flaky.sink.bot.updates)  # then confirmed
+
+
+async def test_a_webhook_update_aiogram_cannot_validate_reaches_the_operator() -> None:
+    sink = RecordingSink()
+    async for setup in rig(sink, public_url="https://bridge.invalid"):
+        update = {
+            "update_id": 6,
+            "message": {
+                "message_id": 8,
+                "date": 1,
+                "chat": {"id": USER, "type": "private"},
+                "from": {"id": USER, "is_bot": False, "first_name": "Ivan"},
+                "poll": {"id": "p", "question": "?", "options": []},
+            },
+        }
+        url = f"{setup.url}/webhook/{TOKEN.split(':', maxsplit=1)[0]}"
+        good = {"X-Telegram-Bot-Api-Secret-Token": "webhook-secret_1"}
+        async with httpx.AsyncClient() as client:
+            assert (await client.post(url, json=update, headers=good)).status_code == 200
+        [event] = sink.accepted
+        assert "poll the bridge could not read" in (event.text or "")  # type: ignore[union-attr]
+        assert len(sink.rejected) == 1
