@@ -18,7 +18,13 @@ async def test_health_readiness_and_metrics(connected: Connected) -> None:
         assert (await client.get(f"{base}/healthz")).json() == {"status": "ok"}
         ready = await client.get(f"{base}/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "checks": {"database": "ok", "workers": "ok"}}
+        body = ready.json()
+        assert body["ready"] is True
+        assert body["checks"] == {"database": "ok", "workers": "ok", "receivers": "ok"}
+        [receiver] = body["receivers"]
+        assert receiver["connection_id"] == connected.connection.id
+        assert receiver["mode"] == "polling" and receiver["state"] == "running"
+        assert receiver["last_error"] is None and receiver["last_ok"] is not None
         metrics = (await client.get(f"{base}/metrics")).text
     assert 'bridge_amojo_hooks_total{result="stored"} 1.0' in metrics
     assert "bridge_amojo_hook_ack_seconds_count 1.0" in metrics
