@@ -120,7 +120,7 @@ class Channel(Protocol):
     async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
         """Start receiving for this connection; idempotent. A messenger that cannot be
         reached is no error (the receiver keeps trying); rejected credentials raise
-        ChannelAuthError."""
+        ChannelAuthError, the receiver started all the same reporting FAILED."""
 
     async def remove_connection(self, connection_id: ConnectionId) -> None: ...
 

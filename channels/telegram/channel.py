@@ -123,11 +123,12 @@ class TelegramChannel:
     async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
         bot = self._bots.add(conn.connection_id, conn.token)
         account = ChannelAccount(str(bot.id), "", "")
+        rejected: BaseException | None = None
         try:
             me = await bot.get_me()
             account = ChannelAccount(str(me.id), me.username or "", me.full_name)
         except TelegramUnauthorizedError as error:
-            raise map_error(error) from None
+            rejected = error
         except Exception as error:  # noqa: BLE001 - the receiver keeps trying in the background
             log.warning(
                 "Telegram not reachable at start (%s); receiving will start when it is",
@@ -136,7 +137,11 @@ class TelegramChannel:
             )
         self._connections[conn.connection_id] = conn
         if self._sink is not None:
+            # started even for a rejected token: its receiver then shows the state (failed)
+            # to readiness and status, and recovers if the token is accepted again
             await self._start_receiving(conn)
+        if rejected is not None:
+            raise map_error(rejected) from None
         return account
 
     async def remove_connection(self, connection_id: ConnectionId) -> None:

@@ -112,6 +112,8 @@ async def test_a_token_telegram_rejects_at_connection_is_a_channel_auth_error(
 ) -> None:
     with pytest.raises(ChannelAuthError):
         await setup.channel.add_connection(ChannelConnection(CID, "777003:unknown-token-x", "s"))
+    # the receiver shows it to readiness and status
+    await setup.telegram.wait_for(lambda: setup.state() is ReceiverState.FAILED)
 
 
 async def test_a_send_with_no_answer_in_time_has_an_unknown_outcome(setup: Setup) -> None:
