@@ -16,9 +16,12 @@ def test_public_names_of_the_adapter_contract() -> None:
         "ChannelRegistry",
         "InboundSink",
         "MediaStream",
+        "ReceiverHealth",
+        "ReceiverState",
         "SupportsReactions",
         "SupportsTyping",
     ]
+    assert "receivers" in dir(bridge.channel.Channel)  # how readiness and status see receivers
     for name in bridge.channel.__all__:
         assert hasattr(bridge.channel, name)
     for name in bridge.messages.__all__:
