@@ -21,6 +21,7 @@ import os
 import socket
 import tempfile
 from collections.abc import AsyncIterator
+from typing import BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
@@ -174,8 +175,7 @@ class MediaFetcher:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
-    async def _download(self, url: str, file: object, limit: int) -> int:
-        write = file.write  # type: ignore[attr-defined]
+    async def _download(self, url: str, file: BinaryIO, limit: int) -> int:
         session = self._client()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
@@ -195,7 +195,7 @@ class MediaFetcher:
                         size += len(chunk)
                         if size > limit:
                             raise self._too_big(limit)
-                        write(chunk)  # a local disk write of 64 KB: not worth a thread
+                        file.write(chunk)  # a local disk write of 64 KB: not worth a thread
                     return size
             raise BadMediaError(f"The file's link redirects more than {MAX_REDIRECTS} times")
         except aiohttp.InvalidURL:
