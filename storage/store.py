@@ -41,6 +41,8 @@ class UnitOfWork:
     """Everything one transaction may do, through its repositories; nothing here commits."""
 
     def __init__(self, session: AsyncSession, on_enqueue: Callable[[], None]) -> None:
+        # Reads and writes go through the repositories below; the session itself is there
+        # for a test's ad-hoc query, not for the bridge.
         self.session = session
         self.connections = Connections(session)
         self.contacts = Contacts(session)
@@ -107,6 +109,8 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that commits on exit (rolls back on an exception). On SQLite it
+        holds this process's writer lock throughout: keep it short, and read with ``read()``."""
         pending: list[bool] = []
         uow: UnitOfWork | None = None
         try:
@@ -129,7 +133,8 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
-        """A read-only unit of work: it never waits for the writer (nor the writer for it)."""
+        """A read-only unit of work: it never waits for the writer (nor the writer for it),
+        and sees what was committed when it began. For whatever only reads (see above)."""
         async with self._read_sessions() as session, session.begin():
             yield UnitOfWork(session, lambda: None)
 
