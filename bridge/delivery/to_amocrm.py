@@ -91,7 +91,7 @@ class InboundDelivery:
         )
         if known is not None and fresh_message:
             # First attempt: the link was written with this job and is still queued.
-            link = MessageLink(
+            queued = MessageLink(
                 id=job.payload["link_id"],
                 conversation_id=conversation_id,
                 direction=Direction.IN,
@@ -99,7 +99,7 @@ class InboundDelivery:
                 bridge_msgid=job.payload["bridge_msgid"],
                 status=DeliveryStatus.QUEUED,
             )
-            return (*known, link)
+            return (*known, queued)
         async with self._store.read() as uow:
             conversation = await uow.conversations.get(conversation_id)
             assert conversation is not None and conversation.id is not None
