@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
+from sqlalchemy import update
+from sqlmodel import col
+
 from bridge.jobs import JobContext, JobHandler
 from bridge.worker import Worker
 from storage import Store, UnitOfWork, create_engine
-from storage.models import JobStatus
+from storage.models import Job, JobStatus
 
 LEASE = 1.0
 LONG_JOB = 8.0
@@ -76,3 +80,66 @@ async def test_a_job_longer_than_its_lease_starts_once_while_workers_stay_busy(
     async with store.read() as uow:
         job = await uow.jobs.get(long_id)
     assert job is not None and (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
+
+
+async def steal(store: Store, job_id: int) -> None:
+    """What another worker does once a lease has run out: end the lease, claim the job."""
+    async with store.transaction() as uow:
+        await uow.session.execute(update(Job).where(col(Job.id) == job_id).values(lease_until=0))
+        [taken] = await uow.jobs.claim("thief", 60, 1)
+    assert taken.id == job_id
+
+
+async def test_a_worker_whose_job_was_claimed_again_cannot_complete_it(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    started, go = asyncio.Event(), asyncio.Event()
+
+    async def run(job: JobContext) -> None:
+        started.set()
+        await go.wait()
+
+    worker = Worker(store, {"work": JobHandler(run=run)}, lease=60)
+    async with store.transaction() as uow:
+        job_id = await uow.jobs.enqueue("work", {})
+    assert job_id is not None
+    await worker.start()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await steal(store, job_id)
+        go.set()
+    finally:
+        await worker.stop()  # waits for the job, then writes its completion
+    async with store.read() as uow:
+        job = await uow.jobs.get(job_id)
+    assert job is not None and (job.status, job.worker_id, job.attempts) == ("doing", "thief", 2)
+    assert worker.outcomes["succeeded"] == 0
+    assert f"job {job_id}: completion of a stale attempt refused" in caplog.text
+
+
+async def test_a_job_whose_lease_was_lost_is_stopped_at_the_next_renewal(store: Store) -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def run(job: JobContext) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # runs until stopped
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    worker = Worker(store, {"work": JobHandler(run=run)}, lease=LEASE)
+    async with store.transaction() as uow:
+        job_id = await uow.jobs.enqueue("work", {})
+    assert job_id is not None
+    await worker.start()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await steal(store, job_id)
+        await asyncio.wait_for(stopped.wait(), 10)
+    finally:
+        await worker.stop()
+    async with store.read() as uow:
+        job = await uow.jobs.get(job_id)
+    assert job is not None and (job.status, job.worker_id) == ("doing", "thief")
+    assert worker.outcomes == {"succeeded": 0, "retried": 0, "failed": 0}
