@@ -90,13 +90,13 @@ class Accounts:
             raise ConnectError("the Chats API connect answer carried no scope_id")
         mode = ConnectionMode.WEBHOOK if container.settings.public_base else ConnectionMode.POLLING
         async with container.store.transaction() as uow:
-            other = await uow.connection_by_external(channel_name, account.external_id)
+            other = await uow.connections.by_external(channel_name, account.external_id)
             if other is not None and other.amojo_account_id != account_id:
                 raise ConnectError(
                     f"bot @{account.username} already serves account {other.amojo_account_id}; "
                     "disconnect it there first"
                 )
-            row = await uow.connection_by_account(channel_name, account_id)
+            row = await uow.connections.by_account(channel_name, account_id)
             if row is None:
                 row = Connection(
                     id=uuid.uuid4().hex,
@@ -128,12 +128,12 @@ class Accounts:
         except Exception as error:
             log.error("connection could not start: %s", error, extra={"connection_id": row.id})
             async with self._c.store.transaction() as uow:
-                await uow.set_connection_error(row.id, f"could not start: {error}")
+                await uow.connections.set_error(row.id, f"could not start: {error}")
 
     async def disconnect(self, account_id: str, channel_name: str = "telegram") -> Connection:
         container = self._c
-        async with container.store.transaction() as uow:
-            row = await uow.connection_by_account(channel_name, account_id)
+        async with container.store.read() as uow:
+            row = await uow.connections.by_account(channel_name, account_id)
         if row is None:
             raise ConfigError(f"no connection for account {account_id}")
         await container.amojo.disconnect(account_id)
@@ -145,9 +145,9 @@ class Accounts:
         return row
 
     async def status(self) -> list[StatusRow]:
-        async with self._c.store.transaction() as uow:
-            rows = await uow.connections()
-            stats = await uow.stats()
+        async with self._c.store.read() as uow:
+            rows = await uow.connections.list()
+            stats = await uow.connections.stats()
         result = []
         for row in rows:
             counts = stats.get(row.id)
@@ -173,9 +173,9 @@ class Accounts:
 
     async def failed_jobs(self, limit: int = 20) -> list[FailedJob]:
         """The newest jobs that failed for good: what ``amo-bridge retry`` can replay."""
-        async with self._c.store.transaction() as uow:
-            accounts = {row.id: row.amojo_account_id for row in await uow.connections()}
-            jobs = await uow.jobs(status=JobStatus.FAILED, newest_first=True, limit=limit)
+        async with self._c.store.read() as uow:
+            accounts = {row.id: row.amojo_account_id for row in await uow.connections.list()}
+            jobs = await uow.jobs.list(status=JobStatus.FAILED, newest_first=True, limit=limit)
         return [
             FailedJob(
                 job.id or 0,

@@ -198,7 +198,6 @@ def retry(
 ) -> None:
     """Replay jobs that failed for good (all, one account's, or one job)."""
     from bridge.container import Container
-    from storage import queue
 
     settings = _setup()
 
@@ -209,13 +208,11 @@ def retry(
             async with container.store.transaction() as uow:
                 connection_id = None
                 if account_id:
-                    row = await uow.connection_by_account("telegram", account_id)
+                    row = await uow.connections.by_account("telegram", account_id)
                     if row is None:
                         raise BridgeError(f"no connection for account {account_id}")
                     connection_id = row.id
-                return await queue.requeue_failed(
-                    uow.session, connection_id=connection_id, job_id=job_id
-                )
+                return await uow.jobs.requeue_failed(connection_id=connection_id, job_id=job_id)
         finally:
             await container.close()
 

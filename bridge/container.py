@@ -110,8 +110,8 @@ class Container:
     async def start(self) -> None:
         """Migrate, start every channel with its active connections, then the workers."""
         await self.migrate()
-        async with self.store.transaction() as uow:
-            rows = await uow.connections(active_only=True)
+        async with self.store.read() as uow:
+            rows = await uow.connections.list(active_only=True)
         for channel in self.channels:
             await channel.start(self.relay)
         for row in rows:

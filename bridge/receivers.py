@@ -71,7 +71,7 @@ class ReceiverMonitor:
             return
         async with self._store.transaction() as uow:
             for health in due:
-                await uow.set_receiver_state(
+                await uow.connections.set_receiver_state(
                     health.connection_id,
                     health.state.value,
                     health.last_error,

@@ -59,17 +59,17 @@ class Relay:
         self._conversations: BoundedCache[tuple[str, str], int] = BoundedCache(cache_size)
 
     async def _connection(self, uow: UnitOfWork, connection_id: str) -> Connection | None:
-        return await _cached(uow, self._connections, connection_id, uow.connection)
+        return await _cached(uow, self._connections, connection_id, uow.connections.get)
 
     async def _connection_by_scope(self, uow: UnitOfWork, scope_id: str) -> Connection | None:
-        return await _cached(uow, self._scopes, scope_id, uow.connection_by_scope)
+        return await _cached(uow, self._scopes, scope_id, uow.connections.by_scope)
 
     async def _contact_id(self, uow: UnitOfWork, connection_id: str, sender: Sender) -> int:
         key = (connection_id, sender.external_id)
         cached = self._contacts.get(key)
         if cached is not None and cached[1:] == (sender.name, sender.username):
             return cached[0]
-        contact = await uow.upsert_contact(
+        contact = await uow.contacts.upsert(
             connection_id, sender.external_id, sender.name, sender.username
         )
         assert contact.id is not None
@@ -84,7 +84,7 @@ class Relay:
         cached = self._conversations.get(key)
         if cached is not None:
             return cached
-        conversation = await uow.upsert_conversation(
+        conversation = await uow.conversations.upsert(
             connection.id,
             chat,
             contact_id,
@@ -112,7 +112,7 @@ class Relay:
         conversation_id = await self._conversation_id(uow, connection, event.chat, contact_id)
         lock_key = f"in:{conversation_id}"
         if isinstance(event, InboundMessage):
-            link_id = await uow.insert_message_link(
+            link_id = await uow.links.insert(
                 conversation_id=conversation_id,
                 direction=Direction.IN,
                 external_message_id=event.message,
@@ -134,7 +134,7 @@ class Relay:
             assert isinstance(event, InboundEdit | InboundReaction)
             dedup_key = event.dedup_key
             link_ids = {}
-        await uow.enqueue(
+        await uow.jobs.enqueue(
             JobKind.DELIVER_INBOUND,
             {"event": event_to_payload(event), "conversation_id": conversation_id, **link_ids},
             connection_id=connection.id,
@@ -145,7 +145,7 @@ class Relay:
     async def reject(self, connection_id: ConnectionId, raw: bytes, reason: str) -> None:
         """Keep an update the adapter could not read, as a failed job visible in ``status``."""
         async with self._store.transaction() as uow:
-            await uow.record_failed(
+            await uow.jobs.record_failed(
                 JobKind.REJECTED_UPDATE,
                 {"raw": raw.decode("utf-8", "replace")},
                 reason,
@@ -166,7 +166,7 @@ class Relay:
             connection = await self._connection_by_scope(uow, scope_id)
             if connection is None or connection.state != ConnectionState.ACTIVE:
                 raise UnknownScopeError(f"unknown scope {scope_id}")
-            job_id = await uow.enqueue(
+            job_id = await uow.jobs.enqueue(
                 JobKind.PROCESS_HOOK,
                 {"scope_id": scope_id, "hook": data},
                 connection_id=connection.id,

@@ -4,6 +4,12 @@ The worker is the only place that retries. It is woken as soon as a job is commi
 (``Store.on_enqueue``) or a running job ends, and otherwise sleeps until the next scheduled
 retry is due. Claiming for all slots in one statement, and completing finished jobs together,
 keeps the number of database transactions per job low.
+
+A claimed job is leased for ``lease`` seconds; while the worker holds it (running, or finished
+and waiting to be marked done) a heartbeat renews the lease every ``lease / 3`` s, so a long
+job is never claimed again while it runs. Every write that ends a job carries the attempt's
+fencing token (worker id and attempt number, see ``storage.repos.jobs``): a stale attempt's
+write changes nothing, and is logged.
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bridge.jobs import HandlerTable, JobContext
 from bridge.retry import RetryPolicy
-from storage import Store, UnitOfWork, queue
+from storage import Attempt, Claimed, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,11 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._finished: list[JobContext] = []  # succeeded, waiting to be marked done together
         self._completion_failed: set[int] = set()
+        # The jobs this worker holds, by id: the attempt number its claim got (the fencing
+        # token, with ``worker_id``), from the claim's commit until the job's end is committed.
+        self._held: dict[int, int] = {}
+        self._ending: set[int] = set()  # jobs whose retry or failure is being written
+        self._renewer: asyncio.Task[None] | None = None
         self.heartbeat = 0.0
         # How many jobs ended, by outcome; ``wait_until`` lets callers (the sandbox, tests)
         # wait for work to finish without polling.
@@ -72,13 +83,14 @@ class Worker:
     async def start(self, *, recover: bool = True) -> None:
         if recover:
             async with self._store.transaction() as uow:
-                recovered = await queue.recover(uow.session)
+                recovered = await uow.jobs.recover()
             if recovered:
                 log.info("resumed %d interrupted jobs", recovered)
         self._stopping = False
         self.heartbeat = time.monotonic()
         self._dispatcher = asyncio.create_task(self._dispatch(), name="worker-dispatcher")
         self._stop_riding = self._store.ride_along(self._ride)
+        self._renewer = asyncio.create_task(self._renew_leases(), name="worker-leases")
 
     async def stop(self, grace: float = 8.0) -> None:
         """Stop claiming; let running jobs finish for ``grace`` s, then hand the rest back."""
@@ -101,8 +113,14 @@ class Worker:
         await self._complete_and_claim(0)
         if unfinished:
             async with self._store.transaction() as uow:
-                await queue.release(uow.session, unfinished)
-            log.info("released %d unfinished jobs", len(unfinished))
+                released = await uow.jobs.release(self.worker_id, self._attempts(unfinished))
+            log.info("released %d unfinished jobs", len(released))
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        self._held.clear()
 
     # -- dispatching ---------------------------------------------------------------------------
     async def _dispatch(self) -> None:
@@ -181,31 +199,41 @@ class Worker:
                 self._completion_failed.add(job.id)
             self._finished = done + self._finished
 
-        uow.after_commit(ended)
         uow.after_rollback(rolled_back)
+        completed = done
         if done:
-            await queue.complete(uow.session, [job.id for job in done])
+            accepted = await uow.jobs.complete(
+                self.worker_id, self._attempts(job.id for job in done)
+            )
+            completed = [job for job in done if job.id in accepted]
             for job in done:
+                if job.id not in accepted:
+                    log.warning("job %s: completion of a stale attempt refused", job.id)
+            for job in completed:
                 for write in job.success_writes:
                     await write(uow)
             self._completion_failed.difference_update(job.id for job in done)
-        claimed = (
-            await queue.claim_many(uow.session, self.worker_id, self._lease, limit)
-            if limit > 0
-            else []
-        )
-        return (
-            done,
-            [
-                JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)
-                for job in claimed
-            ],
-            limit,
-        )
+        claimed = await uow.jobs.claim(self.worker_id, self._lease, limit) if limit > 0 else []
+        fresh = [job for job in claimed if job.id not in self._held]
+
+        def committed() -> None:
+            ended()
+            for finished in done:
+                self._held.pop(finished.id, None)
+            for taken in claimed:
+                if taken.id in self._held:
+                    # Its lease ran out while it was still ours (the heartbeat was late) and
+                    # this claim took it again: the attempt under way carries on under the
+                    # new token rather than starting a second time beside it.
+                    log.warning("job %s: lease lapsed while held; kept", taken.id)
+                self._held[taken.id] = taken.attempts
+
+        uow.after_commit(committed)
+        return completed, [_context(job) for job in fresh], limit
 
     async def _next_due(self) -> float:
         async with self._store.read() as uow:
-            due = await queue.next_run_at(uow.session)
+            due = await uow.jobs.next_run_at()
         if due is None:
             return IDLE_WAKE
         return max(0.0, min(IDLE_WAKE, due - time.time()))
@@ -224,7 +252,7 @@ class Worker:
         if yield_first:
             await asyncio.sleep(0)
         handler = self._handlers.get(job.kind)
-        extra = {"job_id": job.id, "connection_id": job.connection_id}
+        extra: dict[str, object] = {"job_id": job.id, "connection_id": job.connection_id}
         try:
             if handler is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
@@ -232,7 +260,11 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            await self._failed(job, error, extra)
+            self._ending.add(job.id)
+            try:
+                await self._failed(job, error, extra)
+            finally:
+                self._ending.discard(job.id)
         else:
             self._finished.append(job)
         finally:
@@ -240,11 +272,12 @@ class Worker:
             self._wakeup.set()
 
     async def _failed(self, job: JobContext, error: Exception, extra: dict[str, object]) -> None:
-        async with self._store.transaction() as uow:
-            row = await uow.job(job.id)
+        async with self._store.read() as uow:
+            row = await uow.jobs.get(job.id)
             age = time.time() - row.created_at if row is not None else 0.0
         decision = self._policy.decide(error, job.attempts, age)
         reason = str(error) or type(error).__name__
+        [attempt] = self._attempts([job.id])
         if decision is not None:
             log.warning(
                 "job %s failed (attempt %d), retry in %.1fs: %s",
@@ -254,9 +287,11 @@ class Worker:
                 reason,
                 extra=extra,
             )
+            due = time.time() + decision.retry_in
             async with self._store.transaction() as uow:
-                await queue.retry_at(uow.session, job.id, time.time() + decision.retry_in, reason)
-            await self._record(job.kind, "retried")
+                accepted = await uow.jobs.retry_at(self.worker_id, attempt, due, reason)
+            if self._ended(attempt, accepted, "retry"):
+                await self._record(job.kind, "retried")
             return
         log.error(
             "job %s failed for good after %d attempts: %s",
@@ -266,9 +301,11 @@ class Worker:
             extra=extra,
         )
         async with self._store.transaction() as uow:
-            await queue.fail(uow.session, job.id, reason)
-            if job.connection_id:
-                await uow.set_connection_error(job.connection_id, reason)
+            accepted = await uow.jobs.fail(self.worker_id, attempt, reason)
+            if accepted and job.connection_id:
+                await uow.connections.set_error(job.connection_id, reason)
+        if not self._ended(attempt, accepted, "failure"):
+            return
         await self._record(job.kind, "failed")
         handler = self._handlers.get(job.kind)
         if handler is not None and handler.on_dead is not None:
@@ -276,6 +313,43 @@ class Worker:
                 await handler.on_dead(job, error)
             except Exception:
                 log.exception("recording the failure of job %s failed", job.id, extra=extra)
+
+    def _ended(self, attempt: Attempt, accepted: bool, what: str) -> bool:
+        """Forget a job whose end was written (or refused: a stale attempt's)."""
+        if self._held.get(attempt.job_id) == attempt.number:
+            del self._held[attempt.job_id]
+        if not accepted:
+            log.warning("job %s: %s of a stale attempt refused", attempt.job_id, what)
+        return accepted
+
+    # -- leases --------------------------------------------------------------------------------
+    def _attempts(self, job_ids: Iterable[int]) -> list[Attempt]:
+        return [Attempt(job_id, self._held.get(job_id, 0)) for job_id in job_ids]
+
+    async def _renew_leases(self) -> None:
+        """Every ``lease / 3`` s, extend the leases of the jobs held here. A job found lost
+        (its lease ran out and another claim took it) is stopped if its handler still runs:
+        the attempt that holds it now does the work."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            held = [Attempt(job_id, number) for job_id, number in self._held.items()]
+            if not held:
+                continue
+            try:
+                async with self._store.transaction() as uow:
+                    kept = await uow.jobs.renew(self.worker_id, held, self._lease)
+            except Exception:
+                log.exception("renewing job leases failed; retrying")
+                continue
+            for attempt in held:
+                lost = (
+                    attempt.job_id not in kept and self._held.get(attempt.job_id) == attempt.number
+                )
+                task = self._running.get(attempt.job_id)
+                if lost and task is not None and attempt.job_id not in self._ending:
+                    log.warning("job %s: lease lost to another claim; stopped", attempt.job_id)
+                    del self._held[attempt.job_id]
+                    task.cancel()
 
     async def _record_all(self, jobs: list[JobContext], outcome: str) -> None:
         for job in jobs:
@@ -286,3 +360,7 @@ class Worker:
         self._on_outcome(kind, outcome)
         async with self._progress:
             self._progress.notify_all()
+
+
+def _context(job: Claimed) -> JobContext:
+    return JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)

@@ -1,7 +1,18 @@
-"""Persistence: SQLModel tables, the store, the durable queue and migrations (a leaf package)."""
+"""Persistence: SQLModel tables, the store and its repositories, the durable queue, migrations
+(a leaf package). See ``storage.store`` for when to read and when to open a transaction."""
 
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
-from storage.store import ConnectionStats, Store, UnitOfWork
+from storage.repos.connections import ConnectionStats
+from storage.repos.jobs import Attempt, Claimed
+from storage.store import Store, UnitOfWork
 
-__all__ = ["ConnectionStats", "Store", "UnitOfWork", "create_engine", "upgrade_to_head"]
+__all__ = [
+    "Attempt",
+    "Claimed",
+    "ConnectionStats",
+    "Store",
+    "UnitOfWork",
+    "create_engine",
+    "upgrade_to_head",
+]

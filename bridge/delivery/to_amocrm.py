@@ -91,7 +91,7 @@ class InboundDelivery:
         )
         if known is not None and fresh_message:
             # First attempt: the link was written with this job and is still queued.
-            link = MessageLink(
+            queued = MessageLink(
                 id=job.payload["link_id"],
                 conversation_id=conversation_id,
                 direction=Direction.IN,
@@ -99,15 +99,15 @@ class InboundDelivery:
                 bridge_msgid=job.payload["bridge_msgid"],
                 status=DeliveryStatus.QUEUED,
             )
-            return (*known, link)
+            return (*known, queued)
         async with self._store.read() as uow:
-            conversation = await uow.conversation(conversation_id)
+            conversation = await uow.conversations.get(conversation_id)
             assert conversation is not None and conversation.id is not None
-            connection = await uow.connection(conversation.connection_id)
-            contact = await uow.contact(conversation.contact_id)
+            connection = await uow.connections.get(conversation.connection_id)
+            contact = await uow.contacts.get(conversation.contact_id)
             assert connection is not None and contact is not None
             link = (
-                await uow.link_by_external(conversation.id, event.message, Direction.IN)
+                await uow.links.by_external(conversation.id, event.message, Direction.IN)
                 if isinstance(event, InboundMessage)
                 else None
             )
@@ -140,7 +140,7 @@ class InboundDelivery:
             # first, the job sends again with the same msgid; amoCRM refuses it as a
             # duplicate and ``_send`` finds it in the chat's history: still one message.
             job.on_success(
-                lambda uow: uow.update_link(
+                lambda uow: uow.links.update(
                     link_id,
                     amojo_msgid=amojo_msgid or None,
                     status=DeliveryStatus.DELIVERED,
@@ -184,8 +184,8 @@ class InboundDelivery:
         """How the Chats API names a message of this chat: ``msgid`` (ours) for a customer's
         message, ``id`` (amoCRM's) for an operator's; None when amoCRM does not have it."""
         assert conversation.id is not None
-        async with self._store.transaction() as uow:
-            link = await uow.link_by_external(conversation.id, external_message_id)
+        async with self._store.read() as uow:
+            link = await uow.links.by_external(conversation.id, external_message_id)
         if link is None:
             return None
         if link.direction == Direction.IN:
@@ -272,11 +272,13 @@ class InboundDelivery:
         if event.get("type") != "message":
             return
         async with self._store.transaction() as uow:
-            link = await uow.link_by_external(
+            link = await uow.links.by_external(
                 job.payload["conversation_id"], event["message"], Direction.IN
             )
             if link is not None and link.id is not None:
-                await uow.update_link(link.id, status=DeliveryStatus.FAILED, last_error=str(error))
+                await uow.links.update(
+                    link.id, status=DeliveryStatus.FAILED, last_error=str(error)
+                )
 
 
 def _timestamps(seconds: float) -> dict[str, int]:

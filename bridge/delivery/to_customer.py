@@ -65,7 +65,7 @@ class OutboundDelivery:
         connection = self._scopes.get(scope_id)
         if connection is None:
             async with self._store.read() as uow:
-                connection = await uow.connection_by_scope(scope_id)
+                connection = await uow.connections.by_scope(scope_id)
             if connection is not None:
                 self._scopes.put(scope_id, connection)
         if connection is None or connection.state != ConnectionState.ACTIVE:
@@ -89,7 +89,7 @@ class OutboundDelivery:
         conversation = found or self._conversations.get(key)
         if conversation is None:
             async with self._store.read() as uow:
-                conversation = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
+                conversation = await uow.conversations.by_amojo(connection.id, client_id, chat_id)
         if conversation is None:
             raise ChatNotFoundError(
                 "This chat is unknown to the bridge: the customer has not written to the bot yet"
@@ -98,7 +98,9 @@ class OutboundDelivery:
             conversation_id = conversation.id
             assert conversation_id is not None
             # an UPDATE, not a save of the row: the row is shared through the cache
-            await self._store.grouped(lambda uow: uow.set_amojo_chat_id(conversation_id, chat_id))
+            await self._store.grouped(
+                lambda uow: uow.conversations.set_amojo_chat_id(conversation_id, chat_id)
+            )
             conversation.amojo_chat_id = chat_id
         self._conversations.put(key, conversation)
         return conversation
@@ -109,9 +111,9 @@ class OutboundDelivery:
         client_id, chat_id = hook.conversation.client_id, hook.conversation.amojo_chat_id
         known = self._conversations.get(self._conversation_key(connection, client_id, chat_id))
         async with self._store.read() as uow:  # one read for both, when both are needed
-            existing = await uow.link_by_amojo_msgid(hook.amojo_msgid)
+            existing = await uow.links.by_amojo_msgid(hook.amojo_msgid)
             if known is None and existing is None:
-                known = await uow.conversation_by_amojo(connection.id, client_id, chat_id)
+                known = await uow.conversations.by_amojo(connection.id, client_id, chat_id)
         if existing is not None and existing.direction == Direction.IN:
             log.debug(
                 "echo of an imported message dropped", extra={"connection_id": connection.id}
@@ -190,16 +192,16 @@ class OutboundDelivery:
             "last_error": None,
         }
         # The first attempt writes a new link: one statement. A retry finds its own link.
-        inserted = await uow.insert_message_link(
+        inserted = await uow.links.insert(
             conversation_id=conversation_id,
             direction=Direction.OUT,
             amojo_msgid=amojo_msgid,
             **values,
         )
         if inserted is None:
-            link = await uow.link_by_amojo_msgid(amojo_msgid)
+            link = await uow.links.by_amojo_msgid(amojo_msgid)
             assert link is not None and link.id is not None
-            await uow.update_link(link.id, **values)
+            await uow.links.update(link.id, **values)
 
     async def _album_rest(
         self, connection: Connection, hook: MessageHook, job: JobContext
@@ -211,8 +213,8 @@ class OutboundDelivery:
         order_key = hook.conversation.client_id or hook.conversation.amojo_chat_id
         if not order_key:
             return []
-        async with self._store.transaction() as uow:
-            waiting = await uow.waiting_jobs(
+        async with self._store.read() as uow:
+            waiting = await uow.jobs.waiting(
                 JobKind.PROCESS_HOOK, hook_lock_key(connection.id, order_key)
             )
         rest: list[MessageHook] = []
@@ -239,9 +241,9 @@ class OutboundDelivery:
         async with self._store.read() as uow:
             link = None
             if hook.reply_to_amojo_msgid:
-                link = await uow.link_by_amojo_msgid(hook.reply_to_amojo_msgid)
+                link = await uow.links.by_amojo_msgid(hook.reply_to_amojo_msgid)
             if link is None and hook.reply_to_bridge_msgid:
-                link = await uow.link_by_bridge_msgid(hook.reply_to_bridge_msgid)
+                link = await uow.links.by_bridge_msgid(hook.reply_to_bridge_msgid)
         if link is None or not link.external_message_id:
             return None
         return ExternalMessageId(link.external_message_id)
@@ -268,11 +270,11 @@ class OutboundDelivery:
         conversation = await self._conversation(
             connection, hook.conversation.client_id, hook.conversation.amojo_chat_id
         )
-        async with self._store.transaction() as uow:
+        async with self._store.read() as uow:
             link = None
             for key in hook.target_ids:
                 # The hook may name the message by amoCRM's id or by our msgid.
-                link = await uow.link_by_amojo_msgid(key) or await uow.link_by_bridge_msgid(key)
+                link = await uow.links.by_amojo_msgid(key) or await uow.links.by_bridge_msgid(key)
                 if link is not None:
                     break
         if link is None or not link.external_message_id:
@@ -303,25 +305,25 @@ class OutboundDelivery:
         else:
             reason = str(error) or type(error).__name__
         async with self._store.transaction() as uow:
-            connection = await uow.connection_by_scope(job.payload["scope_id"])
+            connection = await uow.connections.by_scope(job.payload["scope_id"])
             if connection is None:
                 return
-            link = await uow.link_by_amojo_msgid(hook.amojo_msgid)
+            link = await uow.links.by_amojo_msgid(hook.amojo_msgid)
             if link is not None and link.id is not None:
-                await uow.update_link(link.id, status=DeliveryStatus.FAILED, last_error=reason)
+                await uow.links.update(link.id, status=DeliveryStatus.FAILED, last_error=reason)
             else:
-                conversation = await uow.conversation_by_amojo(
+                conversation = await uow.conversations.by_amojo(
                     connection.id, hook.conversation.client_id, hook.conversation.amojo_chat_id
                 )
                 if conversation is not None:
-                    await uow.add_message_link(
+                    await uow.links.add(
                         conversation_id=conversation.id,
                         direction=Direction.OUT,
                         amojo_msgid=hook.amojo_msgid,
                         status=DeliveryStatus.FAILED,
                         last_error=reason,
                     )
-            await uow.set_connection_error(connection.id, reason)
+            await uow.connections.set_error(connection.id, reason)
             await self._queue_report_in(
                 uow, connection, hook.amojo_msgid, FAILED, code=code, error=reason
             )
@@ -341,7 +343,7 @@ class OutboundDelivery:
         code: int | None = None,
         error: str | None = None,
     ) -> None:
-        await uow.enqueue(
+        await uow.jobs.enqueue(
             JobKind.REPORT_DELIVERY,
             {
                 "scope_id": connection.scope_id,
@@ -368,6 +370,6 @@ class OutboundDelivery:
 
     @staticmethod
     async def _mark_delivered(uow: UnitOfWork, amojo_msgid: str) -> None:
-        link = await uow.link_by_amojo_msgid(amojo_msgid)
+        link = await uow.links.by_amojo_msgid(amojo_msgid)
         if link is not None and link.id is not None and link.status == DeliveryStatus.SENT:
-            await uow.update_link(link.id, status=DeliveryStatus.DELIVERED)
+            await uow.links.update(link.id, status=DeliveryStatus.DELIVERED)

@@ -25,8 +25,8 @@ async def media(token: str, container: ContainerDep) -> Response:
         return JSONResponse({"error": "this link has expired"}, status_code=410)
     except MediaTokenError:
         return JSONResponse({"error": "invalid link"}, status_code=403)
-    async with container.store.transaction() as uow:
-        connection = await uow.connection(claim.connection_id)
+    async with container.store.read() as uow:
+        connection = await uow.connections.get(claim.connection_id)
     if connection is None:
         return JSONResponse({"error": "unknown connection"}, status_code=404)
     try:

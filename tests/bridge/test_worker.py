@@ -10,19 +10,21 @@ from storage.models import JobStatus
 
 async def statuses(store: Store, kind: str) -> list[str]:
     async with store.read() as uow:
-        return [job.status for job in await uow.jobs(kind=kind)]
+        return [job.status for job in await uow.jobs.list(kind=kind)]
 
 
 async def test_a_success_write_commits_with_the_jobs_completion(store: Store) -> None:
     async def mark(uow: UnitOfWork) -> None:
-        await uow.record_failed("marker", {"for": "job"}, "written on success", connection_id=None)
+        await uow.jobs.record_failed(
+            "marker", {"for": "job"}, "written on success", connection_id=None
+        )
 
     async def run(job: JobContext) -> None:
         job.on_success(mark)
 
     worker = Worker(store, {"work": JobHandler(run=run)})
     async with store.transaction() as uow:
-        await uow.enqueue("work", {})
+        await uow.jobs.enqueue("work", {})
     await worker.start()
     try:
         await worker.wait_until(lambda: worker.outcomes["succeeded"] == 1)
@@ -46,7 +48,7 @@ async def test_a_write_that_keeps_failing_does_not_keep_the_job_from_completing(
 
     worker = Worker(store, {"work": JobHandler(run=run)})
     async with store.transaction() as uow:
-        await uow.enqueue("work", {})
+        await uow.jobs.enqueue("work", {})
     await worker.start()
     try:
         await worker.wait_until(lambda: worker.outcomes["succeeded"] == 1, within=15)

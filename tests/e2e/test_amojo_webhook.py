@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
 
 from bridge.amojo.signing import sign_hook
 from storage.models import Job
@@ -27,9 +26,8 @@ async def post(connected: Connected, body: bytes, signature: str | None, scope: 
 
 
 async def hook_jobs(connected: Connected) -> list[Job]:
-    async with connected.bridge.container.store.transaction() as uow:
-        rows = await uow.session.execute(select(Job).where(Job.kind == "process_amojo_hook"))
-        return list(rows.scalars())
+    async with connected.bridge.container.store.read() as uow:
+        return await uow.jobs.list(kind="process_amojo_hook", limit=1000)
 
 
 async def test_missing_or_wrong_signature_is_401(connected: Connected) -> None:

@@ -130,8 +130,8 @@ async def test_status_lists_dead_jobs_and_retry_replays_them(env: Env) -> None:
     await upgrade_to_head(engine)
     store = Store(engine)
     async with store.transaction() as uow:
-        [row] = await uow.connections()
-        await uow.record_failed(
+        [row] = await uow.connections.list()
+        await uow.jobs.record_failed(
             "deliver_inbound", {"event": {}}, "Chats API answered 503", connection_id=row.id
         )
     status = await cli(env, "status")
@@ -140,6 +140,6 @@ async def test_status_lists_dead_jobs_and_retry_replays_them(env: Env) -> None:
     assert replay.returncode == 0, replay.stderr
     assert "1 job(s) queued again" in replay.stdout
     async with store.transaction() as uow:
-        [job] = await uow.jobs(kind="deliver_inbound")
+        [job] = await uow.jobs.list(kind="deliver_inbound")
         assert job.status == "todo" and job.attempts == 0
     await store.close()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from bridge.sandbox.harness import running_bridge
 from storage.models import Job, JobStatus
@@ -30,9 +29,8 @@ def sent_texts(connected: Connected) -> list[str]:
 
 
 async def jobs(connected: Connected, status: JobStatus) -> list[Job]:
-    async with connected.bridge.container.store.transaction() as uow:
-        rows = await uow.session.execute(select(Job).where(Job.status == status))
-        return list(rows.scalars())
+    async with connected.bridge.container.store.read() as uow:
+        return await uow.jobs.list(status=status, limit=1000)
 
 
 async def test_chats_api_503_for_ten_seconds(connected: Connected) -> None:
@@ -190,9 +188,7 @@ async def test_poison_job_dies_and_later_messages_still_flow(three_attempts: Con
     assert dead.attempts == 3 and "500" in (dead.last_error or "")
     [row] = await connected.bridge.container.accounts.status()
     assert row.failed == 1 and row.last_error
-    from storage import queue
-
     async with connected.bridge.container.store.transaction() as uow:
-        assert await queue.requeue_failed(uow.session) == 1
+        assert await uow.jobs.requeue_failed() == 1
     await connected.amojo.wait_for(lambda: len(connected.amojo.messages) == 3)
     assert texts(connected)[-1] == "poison"

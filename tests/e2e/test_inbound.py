@@ -46,7 +46,7 @@ async def test_stored_link_maps_both_sides(connected: Connected) -> None:
     await connected.customer_writes("Hello!")
     await worker.wait_until(lambda: worker.outcomes["succeeded"] >= 1)
     received = connected.amojo.messages[0]
-    async with connected.bridge.container.store.transaction() as uow:
+    async with connected.bridge.container.store.read() as uow:
         links = list((await uow.session.execute(select(MessageLink))).scalars())
     assert len(links) == 1
     assert links[0].direction == "in"

@@ -35,21 +35,21 @@ async def test_a_write_waits_for_another_process_lock_while_the_loop_goes_on(
 
     async def write() -> int | None:
         async with store.transaction() as uow:
-            return await uow.enqueue("k", {"n": 1})
+            return await uow.jobs.enqueue("k", {"n": 1})
 
     writer = asyncio.create_task(write())
     # SQLite's own busy handler would block this thread until the lock is gone, and the lock
     # is released below, on this same thread: the reads would never run.
     for _ in range(20):
         async with store.read() as uow:
-            assert await uow.jobs() == []
+            assert await uow.jobs.list() == []
     assert not writer.done()
     other.execute("COMMIT")
     other.close()
     job_id = await asyncio.wait_for(writer, 10)
     assert job_id is not None
     async with store.read() as uow:
-        assert [job.id for job in await uow.jobs()] == [job_id]
+        assert [job.id for job in await uow.jobs.list()] == [job_id]
 
 
 async def test_a_lock_held_past_the_busy_timeout_fails_the_write(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_write(tmp_path: Path)
     try:
         with pytest.raises(Exception, match="database is locked"):
             async with store.transaction() as uow:
-                await uow.enqueue("k", {"n": 1})
+                await uow.jobs.enqueue("k", {"n": 1})
     finally:
         other.execute("ROLLBACK")
         other.close()
