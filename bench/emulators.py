@@ -96,7 +96,7 @@ class Emulators:
             "telegram-emulator",
             [
                 "-m",
-                "emulators.telegram.app",
+                "emulators.telegram",
                 "--port",
                 str(self.telegram_port),
                 "--bot",

@@ -28,7 +28,8 @@ from emulators.amojo.app import AmojoEmulator
 from emulators.fault_proxy import FaultProxy
 from emulators.loopback import LoopbackServer
 from emulators.samples import jpeg, ogg_opus
-from emulators.telegram.app import SentMessage, TelegramEmulator
+from emulators.telegram.app import TelegramEmulator
+from emulators.telegram.records import SentMessage
 
 SANDBOX_TOKEN = "700000001:SANDBOX-not-a-real-token-0123456789"  # noqa: S105 (emulator only)
 SANDBOX_ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"

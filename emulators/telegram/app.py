@@ -6,53 +6,33 @@ bodies, Telegram's error envelopes and texts, getUpdates offsets and long pollin
 delivery with retries, and file upload/download. Tests script customers (``user_sends_text``),
 inject faults (``fail_next``, ``hang_next``) and inspect what the bots did (``sent``, ``calls``).
 
-Layout: request decoding and validation rules in ``emulator_rules``, text markup in
-``emulator_markup``, stored state and the webhook sender in ``emulator_state``, Bot API methods
-in ``emulator_methods``, Telegram's parallel webhook delivery in ``emulator_webhook``, and the
-``/__emulator__/`` routes through which a driver in another process (the benchmark) scripts
-customers and reads what happened in ``emulator_control``; this module adds customer actions,
-fault injection and the HTTP surface. Call ``aclose()`` before the server stops: uvicorn waits
-for in-flight requests, and a request held by ``hang_next`` never finishes on its own.
+Layout: request decoding and validation rules in ``rules``, text markup in ``markup``, the
+record types in ``records``, stored state in ``state``, webhook delivery (one at a time, or
+Telegram's parallel way) in ``webhook``, customer actions in ``customers``, Bot API methods in
+``methods`` and ``media_methods`` (sharing ``call``), the ``/__emulator__/`` routes through
+which a driver in another process (the benchmark) scripts customers and reads what happened in
+``control``, and the process entry point in ``__main__``; this module adds fault injection and
+the HTTP surface. Call ``aclose()`` before the server stops: uvicorn waits for in-flight
+requests, and a request held by ``hang_next`` never finishes on its own.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import secrets
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from emulators.telegram.call import Call
 from emulators.telegram.control import add_control_routes
-from emulators.telegram.methods import CANONICAL, METHODS, Call
+from emulators.telegram.customers import CustomerActions
+from emulators.telegram.methods import CANONICAL, METHODS
+from emulators.telegram.records import ApiCall, BotState, SentMessage
 from emulators.telegram.rules import ApiError, Upload, parse_body
-from emulators.telegram.state import (
-    ApiCall,
-    BotState,
-    ChatState,
-    EmulatorState,
-    FileRecord,
-    SentMessage,
-    WebhookDelivery,
-    quoted,
-    unix_now,
-)
-
-__all__ = [
-    "ApiCall",
-    "ApiError",
-    "BotState",
-    "FileRecord",
-    "SentMessage",
-    "TelegramEmulator",
-    "WebhookDelivery",
-]
 
 
 @dataclass
@@ -97,7 +77,7 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-class TelegramEmulator(EmulatorState):
+class TelegramEmulator(CustomerActions):
     def __init__(
         self,
         *,
@@ -120,126 +100,6 @@ class TelegramEmulator(EmulatorState):
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [s for s in self.sent if s.chat_id == chat_id]
-
-    # --- customer actions -----------------------------------------------------------------
-
-    def _user_chat(self, token: str, user_id: int) -> tuple[BotState, ChatState]:
-        if user_id in self.blocked:
-            raise ValueError(f"user {user_id} has blocked the bot; call unblock_user first")
-        bot = self.bot(token)
-        chat = self.chat(bot, user_id, create=True)
-        assert chat is not None
-        return bot, chat
-
-    def _existing(self, chat: ChatState, message_id: int) -> dict[str, Any]:
-        if message_id not in chat.messages:
-            raise ValueError(f"no message {message_id} in chat {chat.chat_id}")
-        return chat.messages[message_id]
-
-    def user_sends(self, token: str, user_id: int, **fields: Any) -> dict[str, Any]:
-        bot, chat = self._user_chat(token, user_id)
-        reply_to = fields.pop("reply_to_message_id", None)
-        for kind, value in list(fields.items()):
-            if isinstance(value, FileRecord):
-                fields[kind] = self.file_object(kind, value)
-        if reply_to is not None:
-            fields["reply_to_message"] = quoted(self._existing(chat, reply_to))
-        message = self.new_message(chat, self.users[user_id], **fields)
-        self.enqueue(bot, {"message": message})
-        return message
-
-    def user_sends_text(
-        self,
-        token: str,
-        user_id: int,
-        text: str,
-        *,
-        reply_to_message_id: int | None = None,
-        entities: list[dict[str, Any]] | None = None,
-    ) -> dict[str, Any]:
-        return self.user_sends(
-            token, user_id, text=text, entities=entities, reply_to_message_id=reply_to_message_id
-        )
-
-    def user_edits(self, token: str, user_id: int, message_id: int, text: str) -> dict[str, Any]:
-        bot, chat = self._user_chat(token, user_id)
-        original = self._existing(chat, message_id)
-        if original["from"]["id"] != user_id:
-            raise ValueError(f"message {message_id} was not written by user {user_id}")
-        edited = {**original, "text": text, "edit_date": unix_now()}
-        chat.messages[message_id] = edited
-        update: dict[str, Any] = {"edited_message": edited}
-        self.enqueue(bot, update)
-        return update
-
-    def user_reacts(
-        self, token: str, user_id: int, message_id: int, emoji: str | None
-    ) -> dict[str, Any]:
-        bot, chat = self._user_chat(token, user_id)
-        self._existing(chat, message_id)
-        new = [] if emoji is None else [{"type": "emoji", "emoji": emoji}]
-        old = chat.user_reactions.get(message_id, [])
-        chat.user_reactions[message_id] = new
-        update: dict[str, Any] = {
-            "message_reaction": {
-                "chat": chat.chat,
-                "message_id": message_id,
-                "user": self.users[user_id],
-                "date": unix_now(),
-                "old_reaction": old,
-                "new_reaction": new,
-            }
-        }
-        self.enqueue(bot, update)
-        return update
-
-    def user_presses_button(
-        self, token: str, user_id: int, message_id: int, data: str
-    ) -> dict[str, Any]:
-        bot, chat = self._user_chat(token, user_id)
-        message = self._existing(chat, message_id)
-        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-        if not any(b.get("callback_data") == data for row in rows for b in row):
-            raise ValueError(f"message {message_id} has no callback button with data {data!r}")
-        query_id = str(secrets.randbits(63))
-        query = {
-            "id": query_id,
-            "from": self.users[user_id],
-            "message": message,
-            "chat_instance": str(hash((bot.bot_id, user_id)) & (2**63 - 1)),
-            "data": data,
-        }
-        self.callback_queries[query_id] = {"bot_id": bot.bot_id, "answered": False}
-        update: dict[str, Any] = {"callback_query": query}
-        self.enqueue(bot, update)
-        return update
-
-    def block_user(self, user_id: int) -> None:
-        self._set_blocked(user_id, blocked=True)
-
-    def unblock_user(self, user_id: int) -> None:
-        self._set_blocked(user_id, blocked=False)
-
-    def _set_blocked(self, user_id: int, *, blocked: bool) -> None:
-        if (user_id in self.blocked) == blocked:
-            return
-        (self.blocked.add if blocked else self.blocked.discard)(user_id)
-        # In private chats this is the one time Telegram sends my_chat_member.
-        old, new = ("member", "kicked") if blocked else ("kicked", "member")
-        for (bot_id, chat_user), chat in self.chats.items():
-            if chat_user != user_id:
-                continue
-            bot = next(b for b in self.bots.values() if b.bot_id == bot_id)
-            member = {
-                "chat": chat.chat,
-                "from": self.users[user_id],
-                "date": unix_now(),
-                "old_chat_member": {"status": old, "user": bot.user},
-                "new_chat_member": {"status": new, "user": bot.user}
-                | ({"until_date": 0} if new == "kicked" else {}),
-            }
-            self.enqueue(bot, {"my_chat_member": member})
-        self.notify()
 
     # --- faults -------------------------------------------------------------------------------
 
@@ -422,29 +282,3 @@ class TelegramEmulator(EmulatorState):
         if record is None or record.bot_id != bot.bot_id:
             return _envelope(ApiError(404, "Not Found"))
         return Response(record.content, media_type=record.mime_type)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Telegram Bot API emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument(
-        "--bot", action="append", default=[], metavar="TOKEN:USERNAME", help="repeatable"
-    )
-    parser.add_argument(
-        "--webhook-parallel",
-        action="store_true",
-        help="deliver webhook updates of different chats in parallel, as Telegram does",
-    )
-    args = parser.parse_args(argv)
-    emulator = TelegramEmulator(webhook_parallel=args.webhook_parallel)
-    for spec in args.bot:
-        token, _, username = spec.rpartition(":")
-        emulator.add_bot(token, username)
-    uvicorn.run(
-        emulator.app, host=args.host, port=args.port, log_level="warning", access_log=False
-    )
-
-
-if __name__ == "__main__":
-    main()

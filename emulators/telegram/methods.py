@@ -1,165 +1,51 @@
-"""Bot API methods of the Telegram emulator: one coroutine per method, over ``EmulatorState``.
+"""Bot API methods of the Telegram emulator: one coroutine per method, over ``EmulatorState``,
+and the ``METHODS`` table the HTTP surface dispatches by.
 
-Each handler returns the ``result`` Telegram would send, or raises ``ApiError`` with Telegram's
-status and text. Checks run in roughly Telegram's order: chat, then content, then files.
+Each handler takes a ``Call`` (``call.py``) and returns the ``result`` Telegram would send, or
+raises ``ApiError`` with Telegram's status and text. Checks run in roughly Telegram's order:
+chat, then content, then files. Sending and fetching files is in ``media_methods.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import mimetypes
-import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from emulators.telegram.call import (
+    Call,
+    Handler,
+    bool_param,
+    int_param,
+    record_sent,
+    replied_message,
+    required_message_id,
+    send_from_bot,
+    target_chat,
+)
 from emulators.telegram.markup import prepare_text
+from emulators.telegram.media_methods import (
+    MEDIA_KINDS,
+    get_file,
+    send_media,
+    send_media_group,
+)
+from emulators.telegram.records import ChatState, Webhook
 from emulators.telegram.rules import (
     CHAT_ACTIONS,
     DEFAULT_UPDATE_TYPES,
     ApiError,
-    Upload,
     bad_request,
     check_allowed_updates,
-    check_photo,
     check_reactions,
     check_reply_markup,
     check_secret_token,
-)
-from emulators.telegram.state import (
-    FILE_UPLOAD_LIMIT,
-    FILE_URL_LIMIT,
-    PHOTO_UPLOAD_LIMIT,
-    PHOTO_URL_LIMIT,
-    BotState,
-    ChatState,
-    EmulatorState,
-    FileRecord,
-    SentMessage,
-    Webhook,
-    quoted,
 )
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
-DEFAULT_MIME = {
-    "photo": "image/jpeg",
-    "voice": "audio/ogg",
-    "audio": "audio/mpeg",
-    "video": "video/mp4",
-    "animation": "video/mp4",
-    "video_note": "video/mp4",
-    "sticker": "image/webp",
-}
-# Telegram fetches only these as documents by URL; anything else is refused.
-URL_DOCUMENT_TYPES = frozenset({"application/pdf", "application/zip", "image/gif"})
-MEDIA_KINDS = (
-    "photo",
-    "document",
-    "video",
-    "animation",
-    "voice",
-    "audio",
-    "sticker",
-    "video_note",
-)
-NO_CAPTION = frozenset({"sticker", "video_note"})
-
-
-@dataclass
-class Call:
-    state: EmulatorState
-    bot: BotState
-    method: str
-    params: dict[str, Any]
-    uploads: dict[str, Upload] = field(default_factory=dict)
-    # Completes when the HTTP client goes away; lets a long poll end early without effects.
-    disconnected: asyncio.Future[Any] | None = None
-    token: str = field(default="", repr=False)
-
-
-Handler = Callable[[Call], Awaitable[Any]]
-
-
-# --- parameter helpers -------------------------------------------------------------------------
-
-
-def _int(params: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise bad_request(f'field "{name}" must be of type Integer') from None
-
-
-def _bool(params: dict[str, Any], name: str) -> bool:
-    value = params.get(name)
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    return bool(value)
-
-
-def _target(call: Call) -> ChatState:
-    raw = call.params.get("chat_id")
-    if raw is None or raw == "":
-        raise bad_request("chat_id is empty")
-    try:
-        chat_id = int(raw)
-    except (TypeError, ValueError):
-        raise bad_request("chat not found") from None  # @channel usernames: no channels here
-    chat = call.state.chat(call.bot, chat_id)
-    if chat is None:
-        raise bad_request("chat not found")
-    if chat_id in call.state.blocked:
-        raise ApiError(403, "Forbidden: bot was blocked by the user")
-    return chat
-
-
-def _message_id(call: Call) -> int:
-    message_id = _int(call.params, "message_id")
-    if message_id is None:
-        raise bad_request("message identifier is not specified")
-    return message_id
-
-
-def _reply_to(call: Call, chat: ChatState) -> dict[str, Any] | None:
-    params = call.params
-    reply = params.get("reply_parameters")
-    if isinstance(reply, dict):
-        message_id = _int(reply, "message_id")
-        allow_missing = _bool(reply, "allow_sending_without_reply")
-    else:
-        message_id = _int(params, "reply_to_message_id")
-        allow_missing = _bool(params, "allow_sending_without_reply")
-    if message_id is None:
-        return None
-    target = chat.messages.get(message_id)
-    if target is None:
-        if allow_missing:
-            return None
-        raise bad_request("message to be replied not found")
-    return quoted(target)
-
-
-def _record_sent(call: Call, chat: ChatState, message: dict[str, Any]) -> None:
-    call.state.sent.append(
-        SentMessage(
-            token=call.token,
-            bot_id=call.bot.bot_id,
-            method=call.method,
-            chat_id=chat.chat_id,
-            message_id=message["message_id"],
-            params=call.params,
-            message=message,
-            at=time.monotonic(),
-        )
-    )
-    call.state.notify()
 
 
 # --- account and updates -----------------------------------------------------------------------
@@ -190,9 +76,9 @@ async def get_updates(call: Call) -> Any:
     state, bot, params = call.state, call.bot, call.params
     if bot.webhook is not None:
         raise _webhook_conflict()
-    offset = _int(params, "offset", 0) or 0
-    limit = min(max(_int(params, "limit", 100) or 100, 1), 100)
-    timeout = min(max(_int(params, "timeout", 0) or 0, 0), 50)
+    offset = int_param(params, "offset", 0) or 0
+    limit = min(max(int_param(params, "limit", 100) or 100, 1), 100)
+    timeout = min(max(int_param(params, "timeout", 0) or 0, 0), 50)
     if params.get("allowed_updates") is not None:
         allowed = check_allowed_updates(params["allowed_updates"])
         bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
@@ -247,15 +133,15 @@ async def set_webhook(call: Call) -> Any:
     if params.get("allowed_updates") is not None:
         allowed = check_allowed_updates(params["allowed_updates"])
         bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
-    if _bool(params, "drop_pending_updates"):
+    if bool_param(params, "drop_pending_updates"):
         bot.updates.clear()
-    max_connections = min(max(_int(params, "max_connections", 40) or 40, 1), 100)
+    max_connections = min(max(int_param(params, "max_connections", 40) or 40, 1), 100)
     state.set_webhook(bot, Webhook(url, str(secret) if secret else None, max_connections))
     return True
 
 
 async def delete_webhook(call: Call) -> Any:
-    if _bool(call.params, "drop_pending_updates"):
+    if bool_param(call.params, "drop_pending_updates"):
         call.bot.updates.clear()
     call.state.set_webhook(call.bot, None)
     return True
@@ -284,148 +170,19 @@ async def get_webhook_info(call: Call) -> Any:
 
 async def send_message(call: Call) -> Any:
     params = call.params
-    chat = _target(call)
+    chat = target_chat(call)
     text, entities = prepare_text(
         params.get("text"), params.get("parse_mode"), params.get("entities"), caption=False
     )
     markup = check_reply_markup(params.get("reply_markup"))
-    reply_to = _reply_to(call, chat)
-    message = call.state.new_message(
-        chat,
-        call.bot.user,
-        reply_to_message=reply_to,
-        text=text,
-        entities=entities,
-        reply_markup=markup,
+    reply_to = replied_message(call, chat)
+    return send_from_bot(
+        call, chat, reply_to_message=reply_to, text=text, entities=entities, reply_markup=markup
     )
-    _record_sent(call, chat, message)
-    return message
-
-
-def _send_media(kind: str) -> Handler:
-    async def handler(call: Call) -> Any:
-        params = call.params
-        chat = _target(call)
-        caption, caption_entities = "", []
-        if kind not in NO_CAPTION:
-            caption, caption_entities = prepare_text(
-                params.get("caption"),
-                params.get("parse_mode"),
-                params.get("caption_entities"),
-                caption=True,
-            )
-        markup = check_reply_markup(params.get("reply_markup"))
-        reply_to = _reply_to(call, chat)
-        record = await _input_file(call, kind, params.get(kind))
-        message = call.state.new_message(
-            chat,
-            call.bot.user,
-            reply_to_message=reply_to,
-            caption=caption,
-            caption_entities=caption_entities,
-            reply_markup=markup,
-            **{kind: call.state.file_object(kind, record, params)},
-        )
-        _record_sent(call, chat, message)
-        return message
-
-    handler.__name__ = f"send_{kind}"
-    return handler
-
-
-async def _input_file(call: Call, kind: str, value: Any) -> FileRecord:
-    """Resolve an InputFile (upload, attach://, URL or file_id) into a stored file."""
-    state = call.state
-    upload: Upload | None = None
-    if value is None and kind in call.uploads:
-        upload = call.uploads[kind]
-    elif isinstance(value, str) and value.startswith("attach://"):
-        upload = call.uploads.get(value.removeprefix("attach://"))
-        if upload is None:
-            raise bad_request("wrong file identifier/HTTP URL specified")
-    elif isinstance(value, str) and value.startswith(("http://", "https://")):
-        limit = PHOTO_URL_LIMIT if kind == "photo" else FILE_URL_LIMIT
-        content, mime = await state.fetch_url(value, limit)
-        if (kind == "photo" and not mime.startswith("image/")) or (
-            kind == "document" and mime not in URL_DOCUMENT_TYPES
-        ):
-            raise bad_request("wrong type of the web page content")
-        name = value.rsplit("/", 1)[-1].split("?")[0] or None
-        return _store(call, kind, content, name, mime)
-    elif isinstance(value, str) and value:
-        record = state.files.get(value)
-        if record is None or record.bot_id != call.bot.bot_id:
-            raise bad_request("wrong file identifier/HTTP URL specified")
-        if record.kind not in (None, kind):
-            stored, wanted = record.kind.replace("_", " "), kind.replace("_", " ")
-            raise bad_request(f"can't use file of type {stored.title()} as {wanted.title()}")
-        return record
-    if upload is None:
-        raise bad_request(f"there is no {kind} in the request")
-    limit = PHOTO_UPLOAD_LIMIT if kind == "photo" else FILE_UPLOAD_LIMIT
-    if len(upload.content) > limit:
-        raise ApiError(413, "Request Entity Too Large")
-    mime = mimetypes.guess_type(upload.filename)[0] or upload.content_type
-    if mime == "application/octet-stream":
-        mime = DEFAULT_MIME.get(kind, mime)
-    return _store(call, kind, upload.content, upload.filename, mime)
-
-
-def _store(call: Call, kind: str, content: bytes, name: str | None, mime: str) -> FileRecord:
-    if kind == "photo":
-        check_photo(content)
-    if not content:
-        raise bad_request("file must be non-empty")
-    file_name = name if kind in ("document", "video", "animation", "audio") else None
-    return call.state.store_file(call.bot, content, kind=kind, file_name=file_name, mime_type=mime)
-
-
-async def send_media_group(call: Call) -> Any:
-    params = call.params
-    chat = _target(call)
-    media = params.get("media")
-    if not isinstance(media, list) or not all(isinstance(m, dict) for m in media):
-        raise bad_request("can't parse InputMedia JSON object")
-    if not 2 <= len(media) <= 10:
-        raise bad_request("wrong number of media in the group: 2-10 items are allowed")
-    kinds = [str(m.get("type")) for m in media]
-    for kind in kinds:
-        if kind not in ("photo", "video", "document", "audio"):
-            raise bad_request(f"unsupported media type {kind!r} in the group")
-    for special in ("document", "audio"):
-        if special in kinds and any(k != special for k in kinds):
-            raise bad_request(f"{special} can't be mixed with other media types")
-    captions = [
-        prepare_text(
-            m.get("caption"), m.get("parse_mode"), m.get("caption_entities"), caption=True
-        )
-        for m in media
-    ]
-    reply_to = _reply_to(call, chat)
-    records = [
-        await _input_file(call, kind, m.get("media")) for kind, m in zip(kinds, media, strict=True)
-    ]
-    group_id = str(secrets.randbits(60))
-    messages = []
-    for index, (kind, item, record, (caption, entities)) in enumerate(
-        zip(kinds, media, records, captions, strict=True)
-    ):
-        message = call.state.new_message(
-            chat,
-            call.bot.user,
-            reply_to_message=reply_to if index == 0 else None,
-            media_group_id=group_id,
-            caption=caption,
-            caption_entities=entities,
-            **{kind: call.state.file_object(kind, record, item)},
-        )
-        _record_sent(call, chat, message)
-        messages.append(message)
-    return messages
 
 
 async def send_chat_action(call: Call) -> Any:
-    chat = _target(call)
+    chat = target_chat(call)
     action = call.params.get("action")
     if action not in CHAT_ACTIONS:
         raise bad_request("wrong parameter action in request")
@@ -436,8 +193,8 @@ async def send_chat_action(call: Call) -> Any:
 
 
 async def set_message_reaction(call: Call) -> Any:
-    chat = _target(call)
-    message_id = _message_id(call)
+    chat = target_chat(call)
+    message_id = required_message_id(call)
     if message_id not in chat.messages:
         raise bad_request("message to react not found")
     reaction = check_reactions(call.params.get("reaction"))
@@ -447,7 +204,7 @@ async def set_message_reaction(call: Call) -> Any:
         "chat_id": chat.chat_id,
         "message_id": message_id,
         "reaction": reaction,
-        "is_big": _bool(call.params, "is_big"),
+        "is_big": bool_param(call.params, "is_big"),
     }
     call.state.reactions_set.append({**entry, "at": time.monotonic()})
     call.state.notify()
@@ -460,8 +217,8 @@ async def set_message_reaction(call: Call) -> Any:
 def _editable(call: Call) -> tuple[ChatState, dict[str, Any]]:
     if call.params.get("inline_message_id"):
         raise bad_request("message to edit not found")  # no inline mode in the emulator
-    chat = _target(call)
-    message = chat.messages.get(_message_id(call))
+    chat = target_chat(call)
+    message = chat.messages.get(required_message_id(call))
     if message is None:
         raise bad_request("message to edit not found")
     if message["from"]["id"] != call.bot.bot_id:
@@ -482,7 +239,7 @@ def _apply_edit(call: Call, chat: ChatState, old: dict[str, Any], **changes: Any
         raise bad_request(NOT_MODIFIED)
     new["edit_date"] = int(time.time())
     chat.messages[new["message_id"]] = new
-    _record_sent(call, chat, new)
+    record_sent(call, chat, new)
     return new
 
 
@@ -517,8 +274,8 @@ async def edit_message_reply_markup(call: Call) -> Any:
 
 
 async def delete_message(call: Call) -> Any:
-    chat = _target(call)
-    message_id = _message_id(call)
+    chat = target_chat(call)
+    message_id = required_message_id(call)
     if chat.messages.pop(message_id, None) is None:
         raise bad_request("message to delete not found")
     entry = {"bot_id": call.bot.bot_id, "chat_id": chat.chat_id, "message_id": message_id}
@@ -542,20 +299,6 @@ async def answer_callback_query(call: Call) -> Any:
     return True
 
 
-async def get_file(call: Call) -> Any:
-    record = call.state.files.get(str(call.params.get("file_id") or ""))
-    if record is None or record.bot_id != call.bot.bot_id:
-        raise bad_request("invalid file_id")
-    if record.file_size > call.state.download_limit:
-        raise bad_request("file is too big")
-    return {
-        "file_id": record.file_id,
-        "file_unique_id": record.file_unique_id,
-        "file_size": record.file_size,
-        "file_path": record.file_path,
-    }
-
-
 METHODS: dict[str, Handler] = {
     "getMe": get_me,
     "logOut": log_out,
@@ -565,7 +308,7 @@ METHODS: dict[str, Handler] = {
     "deleteWebhook": delete_webhook,
     "getWebhookInfo": get_webhook_info,
     "sendMessage": send_message,
-    **{"send" + k.title().replace("_", ""): _send_media(k) for k in MEDIA_KINDS},
+    **{"send" + k.title().replace("_", ""): send_media(k) for k in MEDIA_KINDS},
     "sendMediaGroup": send_media_group,
     "sendChatAction": send_chat_action,
     "setMessageReaction": set_message_reaction,

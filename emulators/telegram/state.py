@@ -1,8 +1,9 @@
 """State of the Telegram emulator: bots, users, chats, files, update queues and webhooks.
 
-Everything the fake Telegram "remembers" lives here, plus the webhook sender that drains the
-update queues. Customer actions and the HTTP surface are in ``emulator.py``; the Bot API
-methods in ``emulator_methods.py``.
+Everything the fake Telegram "remembers" lives here (the record types in ``records.py``); the
+webhook sender that drains the update queues is ``webhook.py``. Customer actions are in
+``customers.py``, the Bot API methods in ``methods.py`` and ``media_methods.py``, fault
+injection and the HTTP surface in ``app.py``.
 """
 
 from __future__ import annotations
@@ -13,122 +14,26 @@ import mimetypes
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from emulators.telegram.rules import DEFAULT_UPDATE_TYPES, bad_request, image_size
-from emulators.telegram.webhook import deliver_in_parallel
+from emulators.telegram.records import (
+    ApiCall,
+    BotState,
+    ChatState,
+    FileRecord,
+    SentMessage,
+    Webhook,
+    WebhookDelivery,
+    unix_now,
+)
+from emulators.telegram.rules import bad_request, image_size
+from emulators.telegram.webhook import push_updates
 
-# The cloud server's limits; local-mode servers lift them, which the emulator does not model.
-PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
-FILE_UPLOAD_LIMIT = 50 * 1024 * 1024
-PHOTO_URL_LIMIT = 5 * 1024 * 1024
-FILE_URL_LIMIT = 20 * 1024 * 1024
 THUMBNAIL_SIDE = 90
 HTTP_TIMEOUT = 10.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-@dataclass
-class FileRecord:
-    file_id: str
-    file_unique_id: str
-    file_size: int
-    file_path: str
-    content: bytes = field(repr=False)
-    mime_type: str
-    bot_id: int
-    kind: str | None = None  # photo, document, ...; None lets a file_id be sent as anything
-    file_name: str | None = None
-
-
-@dataclass
-class SentMessage:
-    token: str = field(repr=False)  # kept out of repr so assertion output never shows it
-    bot_id: int
-    method: str
-    chat_id: int
-    message_id: int
-    params: dict[str, Any]
-    message: dict[str, Any]
-    at: float
-
-
-@dataclass
-class ApiCall:
-    bot_id: int | None  # never the whole token: call logs end up in test output
-    method: str
-    params: dict[str, Any]
-    status: int
-    at: float
-    description: str | None = None
-
-    @property
-    def token(self) -> str:
-        """The bot id as text: the only part of the token the call log keeps."""
-        return str(self.bot_id)
-
-
-@dataclass
-class WebhookDelivery:
-    bot_id: int
-    update_id: int
-    status: int | None  # None: no HTTP answer at all (connection refused, timeout)
-    error: str | None
-    at: float
-
-
-@dataclass
-class Webhook:
-    url: str
-    secret_token: str | None
-    max_connections: int
-    last_error_date: int | None = None
-    last_error_message: str | None = None
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-
-@dataclass
-class ChatState:
-    bot_id: int
-    chat: dict[str, Any]
-    next_message_id: int = 1
-    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
-    user_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    bot_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def chat_id(self) -> int:
-        return int(self.chat["id"])
-
-
-@dataclass
-class BotState:
-    token: str = field(repr=False)
-    bot_id: int
-    username: str
-    first_name: str
-    next_update_id: int
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
-    webhook: Webhook | None = None
-    poll_generation: int = 0
-    closed_until: float = 0.0
-
-    @property
-    def user(self) -> dict[str, Any]:
-        return {
-            "id": self.bot_id,
-            "is_bot": True,
-            "first_name": self.first_name,
-            "username": self.username,
-        }
-
-
-def unix_now() -> int:
-    return int(time.time())
 
 
 def _random_id(prefix: str) -> str:
@@ -145,11 +50,6 @@ def _file_base(record: FileRecord) -> dict[str, Any]:
         "file_unique_id": record.file_unique_id,
         "file_size": record.file_size,
     }
-
-
-def quoted(message: dict[str, Any]) -> dict[str, Any]:
-    # Telegram nests the replied-to message one level deep only.
-    return {k: v for k, v in message.items() if k != "reply_to_message"}
 
 
 class EmulatorState:
@@ -440,61 +340,8 @@ class EmulatorState:
             bot.webhook.task.cancel()
         bot.webhook = webhook
         if webhook is not None:
-            sender = deliver_in_parallel(self, bot, webhook) if self.webhook_parallel else None
-            webhook.task = asyncio.get_running_loop().create_task(
-                sender or self._deliver(bot, webhook)
-            )
+            webhook.task = asyncio.get_running_loop().create_task(push_updates(self, bot, webhook))
         self.notify()
-
-    async def _deliver(self, bot: BotState, webhook: Webhook) -> None:
-        failures = 0
-        while bot.webhook is webhook:
-            if not bot.updates:
-                await self.wait_changed(None)
-                continue
-            update = bot.updates[0]
-            if await self.post_once(bot, webhook, update):
-                if bot.updates and bot.updates[0] is update:
-                    bot.updates.pop(0)
-                failures = 0
-                self.notify()
-                continue
-            # Telegram retries the same update, doubling the pause; the next one waits behind it.
-            await asyncio.sleep(self.retry_delay(failures))
-            failures += 1
-
-    def retry_delay(self, failures: int) -> float:
-        return min(self.webhook_retry_base * 2**failures, max(1.0, self.webhook_retry_base))
-
-    async def post_once(self, bot: BotState, webhook: Webhook, update: dict[str, Any]) -> bool:
-        """POST one update to the webhook and record the attempt; True when it was taken."""
-        self.mark_handed(bot, [update])
-        status, error = await self._post_update(webhook, update)
-        self.webhook_deliveries.append(
-            WebhookDelivery(bot.bot_id, update["update_id"], status, error, time.monotonic())
-        )
-        if error is None:
-            return True
-        webhook.last_error_date, webhook.last_error_message = unix_now(), error
-        self.notify()
-        return False
-
-    async def _post_update(
-        self, webhook: Webhook, update: dict[str, Any]
-    ) -> tuple[int | None, str | None]:
-        secret = webhook.secret_token
-        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-        try:
-            response = await self.http.post(webhook.url, json=update, headers=headers)
-        except httpx.HTTPError as exc:
-            return None, f"Connection failed: {type(exc).__name__}"
-        if 200 <= response.status_code < 300:
-            return response.status_code, None
-        reason = response.reason_phrase or "Error"
-        return (
-            response.status_code,
-            f"Wrong response from the webhook: {response.status_code} {reason}",
-        )
 
     async def close_state(self) -> None:
         self.closing = True

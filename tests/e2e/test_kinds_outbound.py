@@ -19,7 +19,7 @@ from rich.console import Console
 from bridge.sandbox.harness import run_sandbox
 from emulators.loopback import LoopbackServer
 from emulators.samples import jpeg, ogg_opus, pdf
-from emulators.telegram.app import SentMessage
+from emulators.telegram.records import SentMessage
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
 
 PHOTO, VOICE, PDF = jpeg(), ogg_opus(), pdf()
