@@ -65,7 +65,7 @@ def sandbox_settings(
         "allow_private_media_urls": True,  # the operators' files are served on loopback
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @asynccontextmanager
@@ -278,7 +278,9 @@ async def run_sandbox(console: Console, *, messages: int = 2, database: Path | N
     customer_texts = ["Hello! Do you deliver on Sundays?", "And is there a pickup point downtown?"]
     customer_texts += [f"Message {n}" for n in range(3, messages + 1)]
     with tempfile.TemporaryDirectory(prefix="amo-bridge-sandbox-") as tmp:
-        overrides = {"database_url": f"sqlite+aiosqlite:///{database}"} if database else {}
+        overrides: dict[str, Any] = (
+            {"database_url": f"sqlite+aiosqlite:///{database}"} if database else {}
+        )
         async with running_bridge(Path(tmp), **overrides) as sandbox:
             telegram = sandbox.telegram
             console.print(
