@@ -90,6 +90,7 @@ async def bare_route(workdir: Path, lanes: int, per_lane: int) -> tuple[float, f
 async def cold_path(workdir: Path, calls: int) -> list[tuple[str, float, float]]:
     """(pacing, send_message p50 s, CPU s per call) back to back and 50 ms apart."""
     from bridge.amojo import AmojoClient
+    from bridge.amojo.models import MessageContent, NewMessage, Participant
 
     emulators = Emulators(workdir, free_port())
     await emulators.start()
@@ -103,15 +104,15 @@ async def cold_path(workdir: Path, calls: int) -> list[tuple[str, float, float]]
             now = time.time()
             await client.send_message(
                 scope,
-                {
-                    "timestamp": int(now),
-                    "msec_timestamp": int(now * 1000),
-                    "msgid": uuid.uuid4().hex,
-                    "conversation_id": "floors-conversation",
-                    "silent": False,
-                    "sender": {"id": "floors-user", "name": "Floors"},
-                    "message": {"type": "text", "text": "cold or warm"},
-                },
+                NewMessage(
+                    timestamp=int(now),
+                    msec_timestamp=int(now * 1000),
+                    msgid=uuid.uuid4().hex,
+                    conversation_id="floors-conversation",
+                    silent=False,
+                    sender=Participant(id="floors-user", name="Floors"),
+                    message=MessageContent(type="text", text="cold or warm"),
+                ),
             )
 
         for _ in range(20):

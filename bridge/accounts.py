@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from bridge.amojo import AmojoClient
+from bridge.caches import Lookups
+from bridge.channel import ChannelConnection, ChannelRegistry
+from bridge.crypto import SecretBox
 from bridge.errors import BridgeError, ConfigError
 from bridge.ids import ConnectionId
+from storage import Store
 from storage.models import Connection, ConnectionMode, ConnectionState, JobStatus
-
-if TYPE_CHECKING:
-    from bridge.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +75,56 @@ def describe_receiver(row: Connection, now: float | None = None) -> str:
 
 
 class Accounts:
-    def __init__(self, container: Container) -> None:
-        self._c = container
+    """``box`` is None when no ``BRIDGE_SECRET_KEY`` is set (``status`` needs none);
+    ``public_base`` is the URL messengers reach this bridge at (webhook mode), if any."""
+
+    def __init__(
+        self,
+        store: Store,
+        amojo: AmojoClient,
+        channels: ChannelRegistry,
+        lookups: Lookups,
+        *,
+        box: SecretBox | None,
+        public_base: str | None,
+    ) -> None:
+        self._store = store
+        self._amojo = amojo
+        self._channels = channels
+        self._lookups = lookups
+        self._box = box
+        self._public_base = public_base
+        # Set while the channels receive (``serve``): a new connection starts receiving at once.
+        self.receiving = False
+
+    def _require_box(self) -> SecretBox:
+        if self._box is None:
+            raise ConfigError("BRIDGE_SECRET_KEY: required but not set")
+        return self._box
+
+    def channel_connection(self, row: Connection) -> ChannelConnection:
+        """What the adapter gets: the credentials, decrypted in memory only."""
+        box = self._require_box()
+        return ChannelConnection(
+            connection_id=ConnectionId(row.id),
+            token=box.decrypt(row.token_encrypted),
+            webhook_secret=box.decrypt(row.webhook_secret_encrypted),
+            public_url=self._public_base,
+        )
 
     async def connect(
         self, account_id: str, token: str, title: str | None = None, channel_name: str = "telegram"
     ) -> Connection:
         """getMe, Chats API connect, then store (token encrypted). Idempotent per account."""
-        container = self._c
-        box = container.require_box()
-        channel = container.channels.get(channel_name)
+        box = self._require_box()
+        channel = self._channels.get(channel_name)
         account = await channel.probe(token)
-        answer = await container.amojo.connect(account_id, title or f"@{account.username}")
+        answer = await self._amojo.connect(account_id, title or f"@{account.username}")
         scope_id = answer.get("scope_id")
         if not isinstance(scope_id, str) or not scope_id:
             raise ConnectError("the Chats API connect answer carried no scope_id")
-        mode = ConnectionMode.WEBHOOK if container.settings.public_base else ConnectionMode.POLLING
-        async with container.store.transaction() as uow:
+        mode = ConnectionMode.WEBHOOK if self._public_base else ConnectionMode.POLLING
+        async with self._store.transaction() as uow:
             other = await uow.connections.by_external(channel_name, account.external_id)
             if other is not None and other.amojo_account_id != account_id:
                 raise ConnectError(
@@ -105,7 +140,7 @@ class Accounts:
                     scope_id=scope_id,
                     external_account_id=account.external_id,
                     token_encrypted="",
-                    webhook_secret_encrypted=box.encrypt(container.new_webhook_secret()),
+                    webhook_secret_encrypted=box.encrypt(secrets.token_urlsafe(32)),
                 )
             row.scope_id = scope_id
             row.title = title or row.title or f"@{account.username}"
@@ -116,36 +151,40 @@ class Accounts:
             row.state = ConnectionState.ACTIVE
             row.last_error = None
             await uow.save(row)
-        if container.started:
+        self._lookups.invalidate_connection(row)
+        if self.receiving:
             await self.attach(row)
         return row
 
     async def attach(self, row: Connection) -> None:
         """Start receiving for a stored connection (at start-up, or right after connect)."""
         try:
-            channel = self._c.channels.get(row.channel)
-            await channel.add_connection(self._c.channel_connection(row))
+            channel = self._channels.get(row.channel)
+            await channel.add_connection(self.channel_connection(row))
         except Exception as error:
             log.error("connection could not start: %s", error, extra={"connection_id": row.id})
-            async with self._c.store.transaction() as uow:
+            async with self._store.transaction() as uow:
                 await uow.connections.set_error(row.id, f"could not start: {error}")
 
     async def disconnect(self, account_id: str, channel_name: str = "telegram") -> Connection:
-        container = self._c
-        async with container.store.read() as uow:
+        async with self._store.read() as uow:
             row = await uow.connections.by_account(channel_name, account_id)
         if row is None:
             raise ConfigError(f"no connection for account {account_id}")
-        await container.amojo.disconnect(account_id)
-        async with container.store.transaction() as uow:
+        await self._amojo.disconnect(account_id)
+        async with self._store.transaction() as uow:
             row.state = ConnectionState.DISCONNECTED
             await uow.save(row)
-        if container.started:
-            await container.channels.get(channel_name).remove_connection(ConnectionId(row.id))
+        # This process stops serving it now; another process (``serve`` while the CLI
+        # disconnects) refuses its hooks at once (the webhook reads the row when storing)
+        # and its deliveries within the connection cache's TTL.
+        self._lookups.invalidate_connection(row)
+        if self.receiving:
+            await self._channels.get(channel_name).remove_connection(ConnectionId(row.id))
         return row
 
     async def status(self) -> list[StatusRow]:
-        async with self._c.store.read() as uow:
+        async with self._store.read() as uow:
             rows = await uow.connections.list()
             stats = await uow.connections.stats()
         result = []
@@ -173,7 +212,7 @@ class Accounts:
 
     async def failed_jobs(self, limit: int = 20) -> list[FailedJob]:
         """The newest jobs that failed for good: what ``amo-bridge retry`` can replay."""
-        async with self._c.store.read() as uow:
+        async with self._store.read() as uow:
             accounts = {row.id: row.amojo_account_id for row in await uow.connections.list()}
             jobs = await uow.jobs.list(status=JobStatus.FAILED, newest_first=True, limit=limit)
         return [

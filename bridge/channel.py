@@ -97,42 +97,96 @@ class ReceiverHealth:
 
 
 class InboundSink(Protocol):
+    """What the core offers an adapter for everything it receives (the core's ``Relay``)."""
+
     async def accept(self, event: InboundEvent) -> None:
-        """Persist the event durably, then return. Raise to make the adapter NOT acknowledge."""
+        """Persist the event durably, then return. Raise to make the adapter NOT acknowledge.
+
+        Idempotent: the same message (same connection, chat and message id) or the same edit
+        or reaction revision accepted twice is stored once, so an adapter may redeliver freely
+        after a crash. Returns once the event and its delivery job are committed; the
+        adapter acknowledges the update to the messenger only then.
+        """
 
     async def reject(self, connection_id: ConnectionId, raw: bytes, reason: str) -> None:
-        """Record an update the adapter could not normalize; the adapter then acknowledges it."""
+        """Record an update the adapter could not normalize; the adapter then acknowledges it.
+
+        ``raw`` is kept as it came (decoded leniently) with the one-line ``reason``, as a failed
+        job that ``amo-bridge status`` counts: nothing an adapter receives vanishes unseen.
+        """
 
 
 class Channel(Protocol):
-    name: ClassVar[str]
+    """A messenger adapter. The core calls these from one event loop; none may block it.
+
+    Errors: what fails while sending raises ``TransientDeliveryError`` (the worker retries,
+    waiting at least its ``retry_after``) or ``PermanentDeliveryError`` (no retry; amoCRM is
+    told why, with the error's ``code``). Any other exception counts as transient.
+    Secrets: the token and webhook secret in ``ChannelConnection`` stay in memory; an adapter
+    never logs them nor puts them in an error message or a URL it exposes.
+    """
+
+    name: ClassVar[str]  # the registry name, the URL prefix of ``asgi_app``, ids' channel part
     capabilities: ChannelCapabilities
 
     async def start(self, sink: InboundSink) -> None:
-        """Start receiving for every connection added so far and later."""
+        """Start receiving for every connection added so far and later.
+
+        Every update received from then on is handed to ``sink.accept`` (or ``sink.reject``)
+        before it is acknowledged to the messenger.
+        """
 
     async def stop(self) -> None:
-        """Stop receivers and let in-flight ``accept()`` calls finish."""
+        """Stop receivers and let in-flight ``accept()`` calls finish.
+
+        After it returns nothing more reaches the sink; updates not yet accepted stay
+        unacknowledged, so the messenger delivers them again after the next ``start``.
+        """
 
     async def probe(self, token: str) -> ChannelAccount:
-        """Check credentials without receiving anything (``connect`` uses it)."""
+        """Check credentials without receiving anything (``connect`` uses it).
+
+        Raises ``DeliveryError`` when the messenger refuses the token or cannot be reached.
+        """
 
     async def add_connection(self, conn: ChannelConnection) -> ChannelAccount:
         """Start receiving for this connection; idempotent. A messenger that cannot be
         reached is no error (the receiver keeps trying); rejected credentials raise
-        ChannelAuthError, the receiver started all the same reporting FAILED."""
+        ChannelAuthError, the receiver started all the same reporting FAILED.
 
-    async def remove_connection(self, connection_id: ConnectionId) -> None: ...
+        Called for every active connection at start-up and again by ``connect``; the core
+        records an error as the connection's last error and goes on with the others.
+        """
+
+    async def remove_connection(self, connection_id: ConnectionId) -> None:
+        """Stop receiving for this connection and forget its credentials; a no-op when unknown.
+
+        After it returns no update of this connection reaches the sink.
+        """
 
     async def send(
         self, connection_id: ConnectionId, chat: ExternalChatId, message: OutboundMessage
     ) -> DeliveryReceipt:
-        """Send; raise TransientDeliveryError or PermanentDeliveryError on failure."""
+        """Send; raise TransientDeliveryError or PermanentDeliveryError on failure.
 
-    async def open_media(self, connection_id: ConnectionId, ref: MediaRef) -> MediaStream: ...
+        One call is one operator message: the adapter may split it (long text, an album) but
+        returns only when all of it went out, with the messenger's ids in the receipt. It
+        does not retry by itself beyond what its rate limits need; the worker retries, and a
+        retried send may follow a send whose receipt was lost.
+        """
+
+    async def open_media(self, connection_id: ConnectionId, ref: MediaRef) -> MediaStream:
+        """Stream a file a customer sent, named by the ``ref`` the adapter put in an
+        ``Attachment``. Raises ``DeliveryError`` (or ``LookupError`` for an unknown
+        connection) when it cannot be fetched: the media route answers that with a 404 of its
+        own, never with the messenger's URL (it carries the bot token)."""
 
     def asgi_app(self) -> ASGIApp | None:
-        """The adapter's HTTP routes, mounted at ``/{name}``; None when it needs none."""
+        """The adapter's HTTP routes, mounted at ``/{name}``; None when it needs none.
+
+        Routes that receive updates check the messenger's own authentication (e.g. the
+        webhook secret) and answer 4xx to what fails it.
+        """
 
     def receivers(self) -> list[ReceiverHealth]:
         """The state of every connection's receiver. Receivers heal themselves (retry with
@@ -141,14 +195,22 @@ class Channel(Protocol):
 
 @runtime_checkable
 class SupportsTyping(Protocol):
-    async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None: ...
+    """Optional: an adapter that can show "typing…" to the customer."""
+
+    async def send_typing(self, connection_id: ConnectionId, chat: ExternalChatId) -> None:
+        """Show typing once (the messenger expires it). Failures raise ``DeliveryError``; the
+        core logs them and never retries (a late indicator misleads)."""
 
 
 @runtime_checkable
 class SupportsReactions(Protocol):
+    """Optional: an adapter that can set or remove the operator's reaction on a message."""
+
     async def send_reaction(
         self, connection_id: ConnectionId, chat: ExternalChatId, reaction: OutboundReaction
-    ) -> None: ...
+    ) -> None:
+        """Set ``reaction.emoji`` on ``reaction.message`` (None removes it). An emoji the
+        messenger does not allow is skipped with a log line, not an error."""
 
 
 class ChannelRegistry:

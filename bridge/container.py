@@ -6,16 +6,14 @@ The only core module that imports ``channels.*``.
 from __future__ import annotations
 
 import logging
-import secrets
 
 from bridge.accounts import Accounts
 from bridge.amojo import AmojoClient
-from bridge.channel import Channel, ChannelConnection, ChannelRegistry
+from bridge.caches import Lookups
+from bridge.channel import Channel, ChannelRegistry
 from bridge.crypto import SecretBox
 from bridge.delivery.to_amocrm import InboundDelivery
 from bridge.delivery.to_customer import OutboundDelivery
-from bridge.errors import ConfigError
-from bridge.ids import ConnectionId
 from bridge.jobs import JobKind
 from bridge.media import MediaLinks
 from bridge.metrics import Metrics
@@ -25,7 +23,6 @@ from bridge.retry import RetryPolicy
 from bridge.settings import Settings
 from bridge.worker import Worker
 from storage import Store, create_engine, upgrade_to_head
-from storage.models import Connection
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +44,13 @@ class Container:
         self.channels = ChannelRegistry()
         self.channels.register("telegram", self._telegram)
         self.metrics = Metrics()
-        self.relay = Relay(self.store)
+        # The one cache of connection and conversation rows, shared by everything below.
+        self.lookups = Lookups()
+        self.relay = Relay(self.store, self.lookups)
         base = settings.public_base or f"http://{settings.host}:{settings.port}"
         self.media = MediaLinks(self.box, base, settings.media_link_ttl)
-        inbound = InboundDelivery(self.store, self.amojo, self.media)
-        outbound = OutboundDelivery(self.store, self.amojo, self.channels)
+        inbound = InboundDelivery(self.store, self.amojo, self.media, self.lookups)
+        outbound = OutboundDelivery(self.store, self.amojo, self.channels, self.lookups)
         self.worker = Worker(
             self.store,
             {
@@ -69,7 +68,14 @@ class Container:
             lease=settings.job_lease,
             on_outcome=self.metrics.job_outcome,
         )
-        self.accounts = Accounts(self)
+        self.accounts = Accounts(
+            self.store,
+            self.amojo,
+            self.channels,
+            self.lookups,
+            box=self.box,
+            public_base=settings.public_base,
+        )
         self.receivers = ReceiverMonitor(self.store, self.channels)
         self.started = False
 
@@ -86,26 +92,8 @@ class Container:
             allow_private_media_urls=settings.allow_private_media_urls,
         )
 
-    def require_box(self) -> SecretBox:
-        if self.box is None:
-            raise ConfigError("BRIDGE_SECRET_KEY: required but not set")
-        return self.box
-
     async def migrate(self) -> None:
         await upgrade_to_head(self.engine)
-
-    def channel_connection(self, row: Connection) -> ChannelConnection:
-        box = self.require_box()
-        return ChannelConnection(
-            connection_id=ConnectionId(row.id),
-            token=box.decrypt(row.token_encrypted),
-            webhook_secret=box.decrypt(row.webhook_secret_encrypted),
-            public_url=self.settings.public_base,
-        )
-
-    @staticmethod
-    def new_webhook_secret() -> str:
-        return secrets.token_urlsafe(32)
 
     async def start(self) -> None:
         """Migrate, start every channel with its active connections, then the workers."""
@@ -116,12 +104,14 @@ class Container:
             await channel.start(self.relay)
         for row in rows:
             await self.accounts.attach(row)
+        self.accounts.receiving = True
         self.receivers.start()
         await self.worker.start()
         self.started = True
 
     async def stop(self) -> None:
         """Stop receiving first, then let the workers drain, then release everything."""
+        self.accounts.receiving = False
         await self._stop_channels()
         await self.worker.stop()
         await self.close()

@@ -3,8 +3,8 @@
 ```
 BridgeError
 ├── ConfigError                  → CLI exit 2, one line
-├── SignatureError               → HTTP 401
 ├── UnknownScopeError            → HTTP 404
+├── ScopeMismatchError           → HTTP 403 (a hook for another account than its scope's)
 ├── UnsupportedHookError         → job failed, kept for inspection
 └── DeliveryError
     ├── TransientDeliveryError(retry_after)   → retried by the worker
@@ -42,12 +42,12 @@ class ConfigError(BridgeError):
     """The configuration is missing or malformed."""
 
 
-class SignatureError(BridgeError):
-    """The request signature is missing or wrong."""
-
-
 class UnknownScopeError(BridgeError):
     """No connection has this scope."""
+
+
+class ScopeMismatchError(BridgeError):
+    """The hook names another amoCRM account than the one its scope belongs to."""
 
 
 class UnsupportedHookError(BridgeError):

@@ -25,7 +25,6 @@ __all__ = [
     "OutboundAttachment",
     "OutboundMessage",
     "OutboundReaction",
-    "OutboundTyping",
     "Sender",
 ]
 
@@ -94,10 +93,6 @@ class InboundMessage:
     forwarded_at: datetime | None = None  # when the original was written
     media_group: str | None = None
 
-    @property
-    def dedup_key(self) -> str:
-        return f"msg:{self.connection_id}:{self.message}"
-
 
 @dataclass(frozen=True, slots=True)
 class InboundEdit:
@@ -118,10 +113,6 @@ class InboundEdit:
     location: Location | None = None
     contact: ContactCard | None = None
 
-    @property
-    def dedup_key(self) -> str:
-        return f"edit:{self.connection_id}:{self.message}:{self.revision}"
-
 
 @dataclass(frozen=True, slots=True)
 class InboundReaction:
@@ -134,10 +125,6 @@ class InboundReaction:
     at: datetime
     revision: str
     emoji: str | None = None
-
-    @property
-    def dedup_key(self) -> str:
-        return f"react:{self.connection_id}:{self.message}:{self.revision}"
 
 
 InboundEvent = InboundMessage | InboundEdit | InboundReaction
@@ -167,11 +154,6 @@ class OutboundMessage:
     attachments: tuple[OutboundAttachment, ...] = ()
     buttons: tuple[tuple[Button, ...], ...] = ()
     reply_to: ExternalMessageId | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundTyping:
-    """The operator is typing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ class RetryPolicy:
     max_age: float = 6 * 3600.0
 
     def backoff(self, attempts: int, rng: random.Random | None = None) -> float:
-        raw = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        raw = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
         spread = raw * self.jitter
         return max(0.0, raw + (rng or random).uniform(-spread, spread))  # noqa: S311
 

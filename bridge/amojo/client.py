@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from bridge.amojo.models import (
+    ConnectRequest,
+    CreateChat,
+    DeliveryStatusUpdate,
+    DisconnectRequest,
+    EditedMessage,
+    NewMessage,
+    Participant,
+    ReactionRequest,
+    TypingRequest,
+)
 from bridge.amojo.signing import AmojoAuth
 from bridge.errors import (
     PermanentDeliveryError,
@@ -17,6 +29,9 @@ from bridge.errors import (
 from bridge.ratelimit import TokenBucket
 
 PREFIX = "/v2/origin/custom"
+# The longest wait a peer may ask for: a larger value is read as this (a job must not sleep
+# for days because of one header).
+MAX_RETRY_AFTER = 3600.0
 
 
 class AmojoAPIError(Exception):
@@ -115,36 +130,39 @@ class AmojoClient:
     async def connect(
         self, account_id: str, title: str | None = None, *, time_window_disabled: bool = False
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"account_id": account_id, "hook_api_version": "v2"}
-        if title:
-            body["title"] = title
-        if time_window_disabled:
-            body["is_time_window_disabled"] = True
-        return await self._request("POST", f"{PREFIX}/{self.channel_id}/connect", body)
+        request = ConnectRequest(
+            account_id=account_id,
+            title=title or None,
+            is_time_window_disabled=True if time_window_disabled else None,
+        )
+        return await self._request("POST", f"{PREFIX}/{self.channel_id}/connect", request.body())
 
     async def disconnect(self, account_id: str) -> None:
-        await self._request(
-            "DELETE", f"{PREFIX}/{self.channel_id}/disconnect", {"account_id": account_id}
-        )
+        request = DisconnectRequest(account_id=account_id)
+        await self._request("DELETE", f"{PREFIX}/{self.channel_id}/disconnect", request.body())
 
     # -- per scope -------------------------------------------------------------------------
     async def create_chat(
-        self, scope_id: str, conversation_id: str, user: dict[str, Any]
+        self, scope_id: str, conversation_id: str, user: Participant
     ) -> dict[str, Any]:
-        body = {"conversation_id": conversation_id, "user": user}
-        return await self._request("POST", f"{PREFIX}/{scope_id}/chats", body)
+        request = CreateChat(conversation_id=conversation_id, user=user)
+        return await self._request("POST", f"{PREFIX}/{scope_id}/chats", request.body())
 
-    async def send_message(self, scope_id: str, payload: dict[str, Any]) -> SentMessage:
+    async def send_message(self, scope_id: str, payload: NewMessage) -> SentMessage:
         answer = await self._request(
-            "POST", f"{PREFIX}/{scope_id}", {"event_type": "new_message", "payload": payload}
+            "POST",
+            f"{PREFIX}/{scope_id}",
+            {"event_type": "new_message", "payload": payload.body()},
         )
         # The reply reverses the names: "msgid" is amoCRM's id, "ref_id" is ours.
         sent = answer.get("new_message") or {}
-        return SentMessage(str(sent.get("msgid", "")), str(sent.get("ref_id", payload["msgid"])))
+        return SentMessage(str(sent.get("msgid", "")), str(sent.get("ref_id", payload.msgid)))
 
-    async def edit_message(self, scope_id: str, payload: dict[str, Any]) -> None:
+    async def edit_message(self, scope_id: str, payload: EditedMessage) -> None:
         await self._request(
-            "POST", f"{PREFIX}/{scope_id}", {"event_type": "edit_message", "payload": payload}
+            "POST",
+            f"{PREFIX}/{scope_id}",
+            {"event_type": "edit_message", "payload": payload.body()},
         )
 
     async def update_delivery_status(
@@ -155,15 +173,17 @@ class AmojoClient:
         error_code: int | None = None,
         error: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {"msgid": amojo_msgid, "delivery_status": status}
+        request = DeliveryStatusUpdate(msgid=amojo_msgid, delivery_status=status)
         if status == -1:
-            body["error_code"] = error_code or 905
-            body["error"] = error or "Delivery failed"
-        await self._request("POST", f"{PREFIX}/{scope_id}/{amojo_msgid}/delivery_status", body)
+            request = request.model_copy(
+                update={"error_code": error_code or 905, "error": error or "Delivery failed"}
+            )
+        path = f"{PREFIX}/{scope_id}/{amojo_msgid}/delivery_status"
+        await self._request("POST", path, request.body())
 
     async def send_typing(self, scope_id: str, conversation_id: str, sender_id: str) -> None:
-        body = {"conversation_id": conversation_id, "sender": {"id": sender_id}}
-        await self._request("POST", f"{PREFIX}/{scope_id}/typing", body)
+        request = TypingRequest(conversation_id=conversation_id, sender=Participant(id=sender_id))
+        await self._request("POST", f"{PREFIX}/{scope_id}/typing", request.body())
 
     async def react(
         self,
@@ -175,18 +195,15 @@ class AmojoClient:
         amojo_msgid: str | None = None,
         emoji: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {
-            "conversation_id": conversation_id,
-            "user": {"id": user_id},
-            "type": "react" if emoji else "unreact",
-        }
-        if amojo_msgid:
-            body["id"] = amojo_msgid
-        else:
-            body["msgid"] = msgid
-        if emoji:
-            body["emoji"] = emoji
-        await self._request("POST", f"{PREFIX}/{scope_id}/react", body)
+        request = ReactionRequest(
+            conversation_id=conversation_id,
+            user=Participant(id=user_id),
+            type="react" if emoji else "unreact",
+            id=amojo_msgid or None,
+            msgid=None if amojo_msgid else msgid,
+            emoji=emoji or None,
+        )
+        await self._request("POST", f"{PREFIX}/{scope_id}/react", request.body())
 
     async def history(
         self, scope_id: str, chat_id: str, *, offset: int = 0, limit: int = 50
@@ -245,11 +262,16 @@ def _raise_for_response(response: httpx.Response) -> None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds when it is a finite, non-negative number of at most
+    ``MAX_RETRY_AFTER``; anything else (``nan``, ``inf``, a date, garbage) is ignored."""
     value = response.headers.get("Retry-After")
     try:
-        return float(value) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def _str_or_none(value: object) -> str | None:

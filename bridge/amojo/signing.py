@@ -70,7 +70,8 @@ def verify_request_signature(
             method, md5, lowered.get("content-type", ""), lowered.get("date", ""), path
         ),
     )
-    return hmac.compare_digest(expected, lowered.get("x-signature", "").lower())
+    given = lowered.get("x-signature", "").lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 def sign_hook(secret: str, body: bytes) -> str:
@@ -79,14 +80,18 @@ def sign_hook(secret: str, body: bytes) -> str:
 
 
 def verify_hook_signature(secret: str, body: bytes, signature: str | None) -> bool:
-    """Constant-time check; also accepts the body without trailing CR/LF, as public clients do."""
+    """Constant-time check; also accepts the body without trailing CR/LF, as public clients do.
+
+    Compared as bytes: ``hmac.compare_digest`` raises on a ``str`` with non-ASCII characters,
+    and a header may carry any.
+    """
     if not signature:
         return False
-    given = signature.strip().lower()
-    if hmac.compare_digest(sign(secret, body), given):
+    given = signature.strip().lower().encode("utf-8", "replace")
+    if hmac.compare_digest(sign(secret, body).encode(), given):
         return True
     trimmed = body.rstrip(b"\r\n")
-    return trimmed != body and hmac.compare_digest(sign(secret, trimmed), given)
+    return trimmed != body and hmac.compare_digest(sign(secret, trimmed).encode(), given)
 
 
 class AmojoAuth(httpx.Auth):

@@ -7,11 +7,24 @@ import time
 from typing import Any
 
 from bridge.amojo import AmojoClient, AmojoRejectedError
-from bridge.caches import BoundedCache
+from bridge.amojo.models import (
+    ContactBody,
+    EditedMessage,
+    EmbeddedAuthor,
+    EmbeddedMessage,
+    Forwards,
+    GeoPoint,
+    MessageContent,
+    MessageTarget,
+    NewMessage,
+    Participant,
+    QuotedMessage,
+)
+from bridge.caches import Lookups
 from bridge.jobs import JobContext, JobHandler, payload_to_event
+from bridge.keys import participant_key
 from bridge.media import MediaLinks
-from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction
-from bridge.relay import participant_key
+from bridge.messages import InboundEdit, InboundEvent, InboundMessage, InboundReaction, Sender
 from storage import Store
 from storage.models import (
     Connection,
@@ -25,71 +38,66 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 
-# Fields an embedded (quoted or forwarded) message may carry besides its ids (spec §4.4).
-EMBEDDED_FIELDS: tuple[str, ...] = ("type", "text", "file_name", "file_size", "media_duration")
-EMBEDDED_FIELDS += ("location", "contact")
-
-
 def message_body(
     content: InboundMessage | InboundEdit, media: MediaLinks, connection_id: str
-) -> dict[str, Any]:
+) -> MessageContent:
     """The Chats API ``message`` object for what a customer wrote (text, media, place,
     contact); an edit gets the same object, so a picture stays a picture."""
     text = content.text or ""
     if content.location is not None:
-        location = {"lon": float(content.location.lon), "lat": float(content.location.lat)}
-        return {"type": "location", "text": content.location.title or text, "location": location}
+        location = GeoPoint(lon=float(content.location.lon), lat=float(content.location.lat))
+        return MessageContent(
+            type="location", text=content.location.title or text, location=location
+        )
     if content.contact is not None:
-        return {
-            "type": "contact",
-            "text": text,
-            "contact": {"name": content.contact.name, "phone": content.contact.phone},
-        }
+        card = ContactBody(name=content.contact.name, phone=content.contact.phone)
+        return MessageContent(type="contact", text=text, contact=card)
     if content.attachments:
         attachment = content.attachments[0]
-        body: dict[str, Any] = {
-            "type": attachment.kind.value,
-            "text": text,
-            "media": media.url_for(connection_id, attachment),
-            "file_name": attachment.file_name,
-            "file_size": int(attachment.file_size),
-        }
-        if attachment.duration is not None:
-            body["media_duration"] = int(attachment.duration)
-        if attachment.sticker_id:
-            body["sticker_id"] = attachment.sticker_id
-        return body
-    return {"type": "text", "text": text or "(empty message)"}
+        return MessageContent(
+            type=attachment.kind.value,
+            text=text,
+            media=media.url_for(connection_id, attachment),
+            file_name=attachment.file_name,
+            file_size=int(attachment.file_size),
+            media_duration=None if attachment.duration is None else int(attachment.duration),
+            sticker_id=attachment.sticker_id or None,
+        )
+    return MessageContent(type="text", text=text or "(empty message)")
 
 
-def forwarded(event: InboundMessage, body: dict[str, Any]) -> dict[str, Any]:
+def forwarded(event: InboundMessage, body: MessageContent) -> Forwards:
     """``forwards`` for a forwarded message: the original described in full (Telegram says who
     wrote it and when, but not which message it was), the author by name."""
-    embedded = {key: body[key] for key in EMBEDDED_FIELDS if key in body}
-    embedded |= _timestamps((event.forwarded_at or event.sent_at).timestamp())
-    embedded["sender"] = {"name": event.forwarded_from}
-    return {"messages": [embedded]}
+    seconds = (event.forwarded_at or event.sent_at).timestamp()
+    embedded = EmbeddedMessage.model_validate(
+        body.model_dump(exclude={"media", "sticker_id"})
+        | _timestamps(seconds)
+        | {"sender": EmbeddedAuthor(name=event.forwarded_from)}
+    )
+    return Forwards(messages=[embedded])
 
 
 class InboundDelivery:
-    def __init__(self, store: Store, amojo: AmojoClient, media: MediaLinks) -> None:
+    def __init__(
+        self, store: Store, amojo: AmojoClient, media: MediaLinks, lookups: Lookups
+    ) -> None:
         self._store = store
         self._amojo = amojo
         self._media = media
-        # Rows that do not change once a conversation has its amoCRM chat: the steady state
-        # of a busy chat needs no read before sending.
-        self._known: BoundedCache[int, tuple[Connection, Conversation, Contact]] = BoundedCache(
-            20_000
-        )
+        self._lookups = lookups
 
     async def _rows(
         self, conversation_id: int, event: InboundEvent, job: JobContext
     ) -> tuple[Connection, Conversation, Contact, MessageLink | None]:
-        known = self._known.get(conversation_id)
+        # The conversation and contact do not change once the conversation has its amoCRM
+        # chat: the steady state of a busy chat needs no read before sending.
+        chat = self._lookups.chats.get(conversation_id)
+        connection = self._lookups.connection(chat[0].connection_id) if chat else None
         fresh_message = (
             isinstance(event, InboundMessage) and job.attempts == 1 and "link_id" in job.payload
         )
-        if known is not None and fresh_message:
+        if chat is not None and connection is not None and fresh_message:
             # First attempt: the link was written with this job and is still queued.
             queued = MessageLink(
                 id=job.payload["link_id"],
@@ -99,7 +107,7 @@ class InboundDelivery:
                 bridge_msgid=job.payload["bridge_msgid"],
                 status=DeliveryStatus.QUEUED,
             )
-            return (*known, queued)
+            return connection, *chat, queued
         async with self._store.read() as uow:
             conversation = await uow.conversations.get(conversation_id)
             assert conversation is not None and conversation.id is not None
@@ -111,8 +119,9 @@ class InboundDelivery:
                 if isinstance(event, InboundMessage)
                 else None
             )
+        self._lookups.put_connection(connection)
         if conversation.amojo_chat_id is not None:
-            self._known.put(conversation_id, (connection, conversation, contact))
+            self._lookups.chats.put(conversation_id, (conversation, contact))
         return connection, conversation, contact, link
 
     def handler(self) -> JobHandler:
@@ -160,12 +169,13 @@ class InboundDelivery:
         if isinstance(event, InboundEdit):
             await self._amojo.edit_message(
                 connection.scope_id,
-                {
+                EditedMessage(
                     **_timestamps(event.edited_at.timestamp()),
-                    **target,
-                    "conversation_id": conversation.amojo_conversation_id,
-                    "message": message_body(event, self._media, connection.id),
-                },
+                    msgid=target.msgid,
+                    id=target.id,
+                    conversation_id=conversation.amojo_conversation_id,
+                    message=message_body(event, self._media, connection.id),
+                ),
             )
         else:
             assert isinstance(event, InboundReaction)
@@ -173,14 +183,14 @@ class InboundDelivery:
                 connection.scope_id,
                 conversation.amojo_conversation_id,
                 sender_id,
-                msgid=target.get("msgid"),
-                amojo_msgid=target.get("id"),
+                msgid=target.msgid,
+                amojo_msgid=target.id,
                 emoji=event.emoji,
             )
 
     async def _target(
         self, conversation: Conversation, external_message_id: str
-    ) -> dict[str, str] | None:
+    ) -> MessageTarget | None:
         """How the Chats API names a message of this chat: ``msgid`` (ours) for a customer's
         message, ``id`` (amoCRM's) for an operator's; None when amoCRM does not have it."""
         assert conversation.id is not None
@@ -190,20 +200,20 @@ class InboundDelivery:
             return None
         if link.direction == Direction.IN:
             delivered = link.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-            return {"msgid": link.bridge_msgid} if link.bridge_msgid and delivered else None
-        return {"id": link.amojo_msgid} if link.amojo_msgid else None
+            return (
+                MessageTarget(msgid=link.bridge_msgid) if link.bridge_msgid and delivered else None
+            )
+        return MessageTarget(id=link.amojo_msgid) if link.amojo_msgid else None
 
     async def _create_chat(
         self,
         connection: Connection,
         conversation: Conversation,
         contact: Contact,
-        sender: Any,
+        sender: Sender,
         sender_id: str,
     ) -> None:
-        user: dict[str, Any] = {"id": sender_id, "name": sender.name or "Customer"}
-        if sender.profile_link:
-            user["profile_link"] = sender.profile_link
+        user = _participant(sender_id, sender)
         answer = await self._amojo.create_chat(
             connection.scope_id, conversation.amojo_conversation_id, user
         )
@@ -226,23 +236,19 @@ class InboundDelivery:
         sender_id: str,
         msgid: str,
     ) -> str:
-        sender: dict[str, Any] = {"id": sender_id, "name": event.sender.name or "Customer"}
-        if event.sender.profile_link:
-            sender["profile_link"] = event.sender.profile_link
-        payload: dict[str, Any] = {
+        quoted = await self._target(conversation, event.reply_to) if event.reply_to else None
+        content = message_body(event, self._media, connection.id)
+        payload = NewMessage(
             **_timestamps(event.sent_at.timestamp()),
-            "msgid": msgid,
-            "conversation_id": conversation.amojo_conversation_id,
-            "silent": False,
-            "sender": sender,
-            "message": message_body(event, self._media, connection.id),
-        }
-        if event.reply_to:
-            quoted = await self._target(conversation, event.reply_to)
-            if quoted is not None:  # a quote of a message amoCRM never saw is left out
-                payload["reply_to"] = {"message": quoted}
-        if event.forwarded_from:
-            payload["forwards"] = forwarded(event, payload["message"])
+            msgid=msgid,
+            conversation_id=conversation.amojo_conversation_id,
+            silent=False,
+            sender=_participant(sender_id, event.sender),
+            message=content,
+            # a quote of a message amoCRM never saw is left out
+            reply_to=QuotedMessage(message=quoted) if quoted is not None else None,
+            forwards=forwarded(event, content) if event.forwarded_from else None,
+        )
         try:
             sent = await self._amojo.send_message(connection.scope_id, payload)
         except AmojoRejectedError as error:
@@ -268,17 +274,23 @@ class InboundDelivery:
         return None
 
     async def on_dead(self, job: JobContext, error: BaseException) -> None:
-        event = job.payload["event"]
-        if event.get("type") != "message":
+        event = payload_to_event(job.payload["event"])
+        if not isinstance(event, InboundMessage):
             return
         async with self._store.transaction() as uow:
             link = await uow.links.by_external(
-                job.payload["conversation_id"], event["message"], Direction.IN
+                job.payload["conversation_id"], event.message, Direction.IN
             )
             if link is not None and link.id is not None:
                 await uow.links.update(
                     link.id, status=DeliveryStatus.FAILED, last_error=str(error)
                 )
+
+
+def _participant(sender_id: str, sender: Sender) -> Participant:
+    return Participant(
+        id=sender_id, name=sender.name or "Customer", profile_link=sender.profile_link or None
+    )
 
 
 def _timestamps(seconds: float) -> dict[str, int]:

@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from bridge.amojo import AmojoClient
-from bridge.amojo.hooks import MessageHook, ReactionHook, TypingHook, parse_hook
-from bridge.caches import BoundedCache, TimedCache
+from bridge.amojo.hooks import Hook, MessageHook, ReactionHook, TypingHook, to_hook
+from bridge.amojo.models import decode_hook
+from bridge.caches import Lookups
 from bridge.channel import ChannelRegistry, SupportsReactions, SupportsTyping
 from bridge.delivery.codes import OTHER, delivery_code
 from bridge.errors import (
@@ -20,8 +21,8 @@ from bridge.errors import (
 )
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId
 from bridge.jobs import JobContext, JobHandler, JobKind
+from bridge.keys import hook_lock_key, report_dedup_key
 from bridge.messages import OutboundMessage, OutboundReaction
-from bridge.relay import hook_lock_key
 from storage import Store, UnitOfWork
 from storage.models import Connection, ConnectionState, Conversation, DeliveryStatus, Direction
 
@@ -29,20 +30,19 @@ log = logging.getLogger(__name__)
 
 DELIVERED = 1
 FAILED = -1
-CODE_INTERNAL = 903
 
 
 class OutboundDelivery:
-    def __init__(self, store: Store, amojo: AmojoClient, channels: ChannelRegistry) -> None:
+    def __init__(
+        self, store: Store, amojo: AmojoClient, channels: ChannelRegistry, lookups: Lookups
+    ) -> None:
         self._store = store
         self._amojo = amojo
         self._channels = channels
-        self._scopes: TimedCache[str, Connection] = TimedCache(1_000)
         # Conversations are never deleted; the amoCRM chat id is the one field that changes,
         # and only from unknown to known (kept up to date below).
-        self._conversations: BoundedCache[tuple[str, str | None, str | None], Conversation] = (
-            BoundedCache(20_000)
-        )
+        self._lookups = lookups
+        self._conversations = lookups.conversations
 
     def hook_handler(self) -> JobHandler:
         return JobHandler(run=self.run_hook, on_dead=self.hook_dead)
@@ -52,7 +52,7 @@ class OutboundDelivery:
 
     # -- process_amojo_hook ------------------------------------------------------------------
     async def run_hook(self, job: JobContext) -> None:
-        hook = parse_hook(job.payload["hook"])
+        hook = _hook(job.payload)
         connection = await self._connection(job.payload["scope_id"])
         if isinstance(hook, MessageHook):
             await self._deliver_message(connection, hook, job)
@@ -62,12 +62,12 @@ class OutboundDelivery:
             await self._deliver_reaction(connection, hook)
 
     async def _connection(self, scope_id: str) -> Connection:
-        connection = self._scopes.get(scope_id)
+        connection = self._lookups.connection_by_scope(scope_id)
         if connection is None:
             async with self._store.read() as uow:
                 connection = await uow.connections.by_scope(scope_id)
             if connection is not None:
-                self._scopes.put(scope_id, connection)
+                self._lookups.put_connection(connection)
         if connection is None or connection.state != ConnectionState.ACTIVE:
             raise UnknownScopeError(f"no active connection for scope {scope_id}")
         return connection
@@ -222,7 +222,7 @@ class OutboundDelivery:
             if other.id == job.id:
                 continue
             try:
-                parsed = parse_hook(other.payload.get("hook"))
+                parsed = _hook(other.payload)
             except BridgeError:
                 continue
             if (
@@ -294,7 +294,7 @@ class OutboundDelivery:
     async def hook_dead(self, job: JobContext, error: BaseException) -> None:
         """The message will never reach the customer: say so in amoCRM, with the reason."""
         try:
-            hook = parse_hook(job.payload["hook"])
+            hook = _hook(job.payload)
         except BridgeError:
             return
         if not isinstance(hook, MessageHook):
@@ -335,7 +335,7 @@ class OutboundDelivery:
 
     @staticmethod
     async def _queue_report_in(
-        uow: Any,
+        uow: UnitOfWork,
         connection: Connection,
         amojo_msgid: str,
         status: int,
@@ -353,7 +353,7 @@ class OutboundDelivery:
                 "error": error[:1000] if error else None,
             },
             connection_id=connection.id,
-            dedup_key=f"report:{amojo_msgid}:{status}",
+            dedup_key=report_dedup_key(amojo_msgid, status),
         )
 
     async def run_report(self, job: JobContext) -> None:
@@ -373,3 +373,8 @@ class OutboundDelivery:
         link = await uow.links.by_amojo_msgid(amojo_msgid)
         if link is not None and link.id is not None and link.status == DeliveryStatus.SENT:
             await uow.links.update(link.id, status=DeliveryStatus.DELIVERED)
+
+
+def _hook(payload: dict[str, Any]) -> Hook:
+    """The hook a job stores, decoded by the model that validated it at receipt."""
+    return to_hook(decode_hook(payload.get("hook")))

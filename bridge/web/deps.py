@@ -1,11 +1,17 @@
-"""Dependencies for the routes: services come from app.state, never built in a route."""
+"""Dependencies for the routes: each route asks for the services it uses, never builds one.
+
+The container is reached here only; a route names ``RelayDep``, ``MetricsDep``, … .
+"""
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
+
+from bridge.metrics import Metrics
+from bridge.relay import Relay
+from bridge.settings import Settings
 
 if TYPE_CHECKING:
     from bridge.container import Container
@@ -15,18 +21,19 @@ def get_container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
+def get_relay(request: Request) -> Relay:
+    return get_container(request).relay
+
+
+def get_metrics(request: Request) -> Metrics:
+    return get_container(request).metrics
+
+
+def get_settings(request: Request) -> Settings:
+    return get_container(request).settings
+
+
 ContainerDep = Annotated["Container", Depends(get_container)]
-
-
-def require_admin(request: Request) -> None:
-    container = get_container(request)
-    token = container.settings.admin_token
-    if token is None:
-        raise HTTPException(status_code=404)
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-
-AdminAuth = Annotated[None, Depends(require_admin)]
+RelayDep = Annotated[Relay, Depends(get_relay)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from bridge.amojo.hooks import (
-    MessageHook,
-    ReactionHook,
-    TypingHook,
-    hook_identity,
-    hook_media_group,
-    parse_hook,
-)
-from bridge.errors import UnsupportedHookError
+from bridge.amojo.hooks import Hook, MessageHook, ReactionHook, TypingHook, to_hook
+from bridge.amojo.models import AmojoHook
 from bridge.messages import AttachmentKind, Button
 
 CONVERSATION = {"id": "chat-uuid", "client_id": "telegram-1-2"}
+
+
+def parse_hook(data: Any) -> Hook:
+    return to_hook(AmojoHook.model_validate(data))
 
 
 def message_hook(**message: Any) -> dict[str, Any]:
@@ -73,12 +71,16 @@ def test_media_type_without_a_url_has_no_attachment_and_empty_sizes_are_tolerate
     assert isinstance(hook, MessageHook) and hook.attachment is None
 
 
-def test_identity_and_album_are_read_cheaply_at_receipt() -> None:
-    data = message_hook(media_group_id="g1")
-    assert hook_identity(data) == ("msg-uuid", "telegram-1-2")
-    assert hook_media_group(data) == "g1"
-    assert hook_media_group(message_hook()) is None
-    assert hook_media_group({"action": {"typing": {}}}) is None
+def test_identity_and_album_are_read_from_the_validated_hook() -> None:
+    hook = AmojoHook.model_validate(message_hook(media_group_id="g1"))
+    assert (hook.amojo_msgid, hook.order_key, hook.media_group_id) == (
+        "msg-uuid",
+        "telegram-1-2",
+        "g1",
+    )
+    assert AmojoHook.model_validate(message_hook()).media_group_id is None
+    typing = AmojoHook.model_validate({"account_id": "acc", "action": {"typing": {}}})
+    assert (typing.kind, typing.media_group_id, typing.order_key) == ("typing", None, None)
 
 
 @pytest.mark.parametrize(
@@ -104,8 +106,8 @@ def test_reaction_in_both_documented_shapes() -> None:
     }
     example = {"msgid": "m-uuid", "user": {"id": "op"}, "conversation": CONVERSATION}
     example |= {"type": "unreact"}
-    first = parse_hook({"action": {"reaction": table}})
-    second = parse_hook({"action": {"reaction": example}})
+    first = parse_hook({"account_id": "acc", "action": {"reaction": table}})
+    second = parse_hook({"account_id": "acc", "action": {"reaction": example}})
     assert isinstance(first, ReactionHook) and isinstance(second, ReactionHook)
     assert (first.target_ids, first.emoji, first.remove) == (
         ("m-uuid", "telegram-1-2:5"),
@@ -120,11 +122,12 @@ def test_reaction_in_both_documented_shapes() -> None:
     [
         [],
         {"account_id": "acc"},
-        {"action": {"dance": {}}},
+        {"account_id": "acc", "action": {"dance": {}}},
         message_hook(id=None),
-        {"action": {"reaction": {"type": "react", "emoji": "👍"}}},
+        {"account_id": "acc", "action": {"reaction": {"type": "react", "emoji": "👍"}}},
+        {"message": message_hook()["message"]},  # no account_id: no scope check possible
     ],
 )
 def test_unreadable_hooks_are_refused_with_a_reason(data: Any) -> None:
-    with pytest.raises(UnsupportedHookError):
-        parse_hook(data)
+    with pytest.raises(ValidationError):
+        AmojoHook.model_validate(data)
