@@ -14,6 +14,7 @@ from bridge.channel import Channel, ChannelRegistry
 from bridge.crypto import SecretBox
 from bridge.delivery.to_amocrm import InboundDelivery
 from bridge.delivery.to_customer import OutboundDelivery
+from bridge.delivery.uncertain import UncertainSends
 from bridge.jobs import JobKind
 from bridge.media import MediaLinks
 from bridge.metrics import Metrics
@@ -50,7 +51,13 @@ class Container:
         base = settings.public_base or f"http://{settings.host}:{settings.port}"
         self.media = MediaLinks(self.box, base, settings.media_link_ttl)
         inbound = InboundDelivery(self.store, self.amojo, self.media, self.lookups)
-        outbound = OutboundDelivery(self.store, self.amojo, self.channels, self.lookups)
+        outbound = OutboundDelivery(
+            self.store,
+            self.amojo,
+            self.channels,
+            self.lookups,
+            UncertainSends(settings.uncertain_sends, self.metrics.uncertain_resend),
+        )
         self.worker = Worker(
             self.store,
             {

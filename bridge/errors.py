@@ -15,6 +15,7 @@ BridgeError
         │   ├── RecipientBlockedError          (blocked the bot, deactivated)
         │   └── ChatNotFoundError              (never started the bot, chat unknown)
         ├── ChannelAuthError                   (the messenger refuses our credentials)
+        ├── NotResentError                     (outcome unknown; BRIDGE_UNCERTAIN_SENDS=report)
         └── UnsupportedContentError            (the other side cannot carry it)
             ├── FileTooBigError
             └── BadMediaError                  (the file's link cannot be fetched or read)
@@ -76,6 +77,11 @@ class DeliveryOutcomeUnknownError(TransientDeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The peer refused the message; retrying will not help."""
+
+
+class NotResentError(PermanentDeliveryError):
+    """The message may not have reached the customer, and it is not sent again, so that it
+    cannot arrive twice."""
 
 
 class RecipientUnavailableError(PermanentDeliveryError):

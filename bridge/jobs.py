@@ -32,6 +32,9 @@ class JobContext:
     payload: dict[str, Any]
     attempts: int
     connection_id: str | None
+    # The previous attempt stopped without ending (the process died mid-run, or its lease ran
+    # out): what it was doing may or may not have happened.
+    interrupted: bool = False
     # Writes that commit together with the job's completion (see ``on_success``).
     success_writes: list[Callable[[UnitOfWork], Awaitable[object]]] = field(default_factory=list)
 

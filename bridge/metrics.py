@@ -27,5 +27,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.uncertain_resends = Counter(
+            "bridge_uncertain_resends_total",
+            "Messages sent to a customer again although an earlier send may have arrived, by why",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def uncertain_resend(self, reason: str) -> None:
+        self.uncertain_resends.labels(reason=reason).inc()
+
     def job_outcome(self, kind: str, outcome: str) -> None:
         self.jobs.labels(kind=kind, outcome=outcome).inc()

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     admin_token: SecretStr | None = None
     log_format: Literal["console", "json"] = "console"
+    # A send whose outcome is unknown: "resend" (at least once) or "report" (at most once).
+    uncertain_sends: Literal["resend", "report"] = "resend"
     # Tuning beyond the documented interface (all optional).
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     amojo_timeout: float = Field(default=10.0, gt=0)

@@ -363,4 +363,6 @@ class Worker:
 
 
 def _context(job: Claimed) -> JobContext:
-    return JobContext(job.id, job.kind, job.payload, job.attempts, job.connection_id)
+    return JobContext(
+        job.id, job.kind, job.payload, job.attempts, job.connection_id, job.interrupted
+    )

@@ -45,6 +45,11 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
+# ``job.last_error`` of a job whose attempt stopped without ending (the process died, or its
+# lease ran out): the next attempt cannot know how far the last one got.
+INTERRUPTED = "interrupted: the bridge stopped while this job ran"
+
+
 class JobStatus(StrEnum):
     TODO = "todo"
     DOING = "doing"

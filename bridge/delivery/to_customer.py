@@ -11,6 +11,7 @@ from bridge.amojo.models import decode_hook
 from bridge.caches import Lookups
 from bridge.channel import ChannelRegistry, SupportsReactions, SupportsTyping
 from bridge.delivery.codes import OTHER, delivery_code
+from bridge.delivery.uncertain import UncertainSends
 from bridge.errors import (
     BridgeError,
     ChatNotFoundError,
@@ -34,9 +35,15 @@ FAILED = -1
 
 class OutboundDelivery:
     def __init__(
-        self, store: Store, amojo: AmojoClient, channels: ChannelRegistry, lookups: Lookups
+        self,
+        store: Store,
+        amojo: AmojoClient,
+        channels: ChannelRegistry,
+        lookups: Lookups,
+        uncertain: UncertainSends,
     ) -> None:
         self._store = store
+        self._uncertain = uncertain
         self._amojo = amojo
         self._channels = channels
         # Conversations are never deleted; the amoCRM chat id is the one field that changes,
@@ -136,8 +143,11 @@ class OutboundDelivery:
             reply_to=await self._reply_target(hook),
         )
         channel = self._channels.get(connection.channel)
-        receipt = await channel.send(
-            ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id), message
+        receipt = await self._uncertain.send(
+            job,
+            lambda: channel.send(
+                ConnectionId(connection.id), ExternalChatId(conversation.external_chat_id), message
+            ),
         )
         # Each hook of an album is its own message in amoCRM and in Telegram: link them pairwise.
         conversation_id = conversation.id

@@ -39,7 +39,7 @@ from emulators.telegram.rules import ApiError, Upload, parse_body
 class _Fault:
     method: str | None  # lower-cased; None matches every method
     remaining: int
-    kind: str  # "error", "server" or "hang"
+    kind: str  # "error", "server", "hang" (before taking effect) or "late" (after)
     bot_id: int | None
     status: int = 0
     description: str = ""
@@ -135,6 +135,13 @@ class TelegramEmulator(CustomerActions):
     def hang_next(self, method: str | None, count: int = 1, *, token: str | None = None) -> None:
         self._add_fault(method, token, _Fault(None, count, "hang", None))
 
+    def answer_late_next(
+        self, method: str | None, count: int = 1, *, token: str | None = None
+    ) -> None:
+        """The next calls take effect at once but are answered only at ``release_hung()``:
+        a client that gives up first never learns that its request went through."""
+        self._add_fault(method, token, _Fault(None, count, "late", None))
+
     def release_hung(self) -> None:
         """Let held requests go on; they then take effect, like a request that was only slow."""
         self._release.set()
@@ -177,10 +184,12 @@ class TelegramEmulator(CustomerActions):
             if fault is not None and fault.kind == "server":
                 self._record(bot_id, name, params, fault.status, "HTML error page")
                 return _html_error(fault.status)
-            if fault is not None:
+            if fault is not None and fault.kind == "error":
                 raise ApiError(fault.status, fault.description, fault.parameters)
             self._check_flood(bot, name, params)
             result = await self._dispatch(request, bot, name, params, data.uploads)
+            if fault is not None and fault.kind == "late":
+                await self._hold(request)
         except ApiError as error:
             self._record(bot_id, name, params, error.status, error.description)
             return _envelope(error)

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage import dialect
-from storage.models import Job, JobStatus, now
+from storage.models import INTERRUPTED, Job, JobStatus, now
 
 # The condition of the partial indexes, as literal SQL: SQLite uses a partial index only when
 # the query's WHERE implies the index's at prepare time, which a bound parameter never does
@@ -62,11 +62,14 @@ _CANDIDATE = """
     LIMIT :limit{lock}
 """
 
+# A job still 'doing' when claimed lost its worker mid-run (its lease ran out): that attempt
+# ended without a word, so the claim says so in last_error (SET sees the row's old status).
 _CLAIM = """
 UPDATE job SET status = 'doing', worker_id = :worker, lease_until = :lease,
-               attempts = attempts + 1, updated_at = :now
+               attempts = attempts + 1, updated_at = :now,
+               last_error = CASE WHEN status = 'doing' THEN :interrupted ELSE last_error END
 WHERE id IN ({candidate})
-RETURNING id, kind, payload, attempts, connection_id
+RETURNING id, kind, payload, attempts, connection_id, last_error
 """
 
 _TABLE = Job.__table__  # type: ignore[attr-defined]
@@ -148,6 +151,9 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     connection_id: str | None
+    # The previous attempt stopped without ending (a crash, a lost lease): whatever it was
+    # doing may or may not have happened.
+    interrupted: bool = False
 
     @property
     def attempt(self) -> Attempt:
@@ -282,7 +288,13 @@ class Jobs:
         moment = now()
         name = dialect.of(self._session)
         statement = _CLAIMS[name]
-        params = {"now": moment, "worker": worker_id, "lease": moment + lease, "limit": limit}
+        params = {
+            "now": moment,
+            "worker": worker_id,
+            "lease": moment + lease,
+            "limit": limit,
+            "interrupted": INTERRUPTED,
+        }
         try:
             if dialect.claims_can_race(name):
                 async with self._session.begin_nested():  # contains the race below
@@ -300,6 +312,7 @@ class Jobs:
                 row[2] if isinstance(row[2], dict) else json.loads(row[2]),
                 row[3],
                 row[4],
+                row[5] == INTERRUPTED,
             )
             for row in rows
         ]
@@ -362,7 +375,13 @@ class Jobs:
         result = await self._session.execute(
             update(Job)
             .where(ACTIVE, col(Job.status) == JobStatus.DOING)
-            .values(status=JobStatus.TODO, lease_until=None, worker_id=None, updated_at=now())
+            .values(
+                status=JobStatus.TODO,
+                lease_until=None,
+                worker_id=None,
+                last_error=INTERRUPTED,
+                updated_at=now(),
+            )
         )
         return _rowcount(result)
 

@@ -123,6 +123,47 @@ async def test_expired_lease_lets_another_worker_take_the_job(store: Store) -> N
     assert await status(store, first[0].job_id) == (JobStatus.DOING, 2, "w2")
 
 
+async def claim_interrupted(store: Store, worker: str) -> bool:
+    """Claim one job and say whether its previous attempt stopped without ending."""
+    async with store.transaction() as uow:
+        [job] = await uow.jobs.claim(worker, 60, 1)
+    return job.interrupted
+
+
+async def test_an_attempt_that_never_ended_marks_the_next_one_interrupted(store: Store) -> None:
+    await enqueue(store, 0, "lease-ran-out")
+    await enqueue(store, 1, "process-died")
+    await enqueue(store, 2, "retried")
+    async with store.transaction() as uow:
+        jobs = await uow.jobs.claim("w1", -1, 3)  # leases already over for the first
+        assert [j.interrupted for j in jobs] == [False, False, False]
+        assert await uow.jobs.retry_at("w1", jobs[2].attempt, time.time(), "peer down")
+    # The lease of job 0 ran out while it ran: whoever claims it next is told.
+    async with store.transaction() as uow:
+        [again] = await uow.jobs.claim("w2", 60, 1)
+    assert (again.payload["n"], again.interrupted) == (0, True)
+    async with store.transaction() as uow:
+        assert await uow.jobs.recover() == 2  # job 1 (w1's) and job 0 (w2's): both dead now
+        claimed = await uow.jobs.claim("w3", 60, 3)
+    assert sorted((j.payload["n"], j.interrupted) for j in claimed) == [
+        (0, True),
+        (1, True),
+        (2, False),  # its attempt ended with a known failure
+    ]
+
+
+async def test_an_interrupted_job_retried_after_a_known_failure_is_not_interrupted(
+    store: Store,
+) -> None:
+    await enqueue(store, 0, "conv")
+    assert await claim(store, "dead", lease=-1) is not None
+    async with store.transaction() as uow:
+        [job] = await uow.jobs.claim("w", 60, 1)
+        assert job.interrupted
+        assert await uow.jobs.retry_at("w", job.attempt, time.time(), "peer down")
+    assert await claim_interrupted(store, "w") is False
+
+
 async def test_a_renewed_lease_keeps_the_job_from_being_claimed_again(store: Store) -> None:
     await enqueue(store, 0, "conv")
     job = await claim(store, "w1", lease=-1)

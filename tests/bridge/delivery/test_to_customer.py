@@ -4,54 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 
 import pytest
 
-from bridge.amojo.models import AmojoHook
 from bridge.errors import (
     ChatNotFoundError,
     RecipientBlockedError,
     TransientDeliveryError,
 )
-from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, ExternalUserId
+from bridge.ids import ExternalMessageId
 from bridge.jobs import JobKind
-from bridge.messages import InboundMessage, OutboundReaction, Sender
-from bridge.relay import HookOutcome
+from bridge.messages import OutboundReaction
 from storage.models import DeliveryStatus
-from tests.bridge.delivery.conftest import ACCOUNT, CONNECTION, Rig
-
-CONVERSATION = "fake-4242-5001"
-
-
-@pytest.fixture
-async def chatting(rig: Rig) -> Rig:
-    """The customer wrote first: the chat exists on both sides."""
-    await rig.relay.accept(
-        InboundMessage(
-            ConnectionId(CONNECTION),
-            ExternalChatId("5001"),
-            ExternalMessageId("77"),
-            Sender(ExternalUserId("5001"), "Anna"),
-            sent_at=datetime.now(UTC),
-            text="Hello",
-        )
-    )
-    job = await rig.job(JobKind.DELIVER_INBOUND)
-    await rig.inbound.run(job)
-    await rig.complete(job)
-    return rig
-
-
-async def store_hook(rig: Rig, raw: bytes) -> None:
-    hook = AmojoHook.model_validate_json(raw)
-    assert await rig.relay.accept_hook(rig.scope_id, hook, raw) == HookOutcome.STORED
-
-
-async def operator_writes(rig: Rig, text: str) -> str:
-    amojo_id, raw = rig.emulator.build_message_hook(rig.scope_id, CONVERSATION, text)
-    await store_hook(rig, raw)
-    return amojo_id
+from tests.bridge.delivery.conftest import (
+    ACCOUNT,
+    CONNECTION,
+    CONVERSATION,
+    Rig,
+    operator_writes,
+    store_hook,
+)
 
 
 def action_hook(rig: Rig, action: dict[str, object]) -> bytes:
