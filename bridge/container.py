@@ -17,6 +17,7 @@ from bridge.delivery.to_customer import OutboundDelivery
 from bridge.errors import ConfigError
 from bridge.ids import ConnectionId
 from bridge.jobs import JobKind
+from bridge.logging import register_secret
 from bridge.media import MediaLinks
 from bridge.metrics import Metrics
 from bridge.receivers import ReceiverMonitor
@@ -96,9 +97,11 @@ class Container:
 
     def channel_connection(self, row: Connection) -> ChannelConnection:
         box = self.require_box()
+        token = box.decrypt(row.token_encrypted)
+        register_secret(token)  # from now on no log line carries it
         return ChannelConnection(
             connection_id=ConnectionId(row.id),
-            token=box.decrypt(row.token_encrypted),
+            token=token,
             webhook_secret=box.decrypt(row.webhook_secret_encrypted),
             public_url=self.settings.public_base,
         )
