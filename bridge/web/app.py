@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bridge import __version__
-from bridge.web import amojo_webhook, health, media
+from bridge.web import amojo_webhook, docs, health, media
 
 
 def create_app(
@@ -33,11 +33,20 @@ def create_app(
             if manage_lifecycle:
                 await container.stop()  # type: ignore[attr-defined]
 
-    app = FastAPI(title="amo-chat-bridge", version=__version__, lifespan=lifespan)
+    # The schema pages are the admins' (bridge.web.docs), not FastAPI's public defaults.
+    app = FastAPI(
+        title="amo-chat-bridge",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.container = container
     app.include_router(amojo_webhook.router)
     app.include_router(media.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
     for channel in container.channels:  # type: ignore[attr-defined]
         sub_app = channel.asgi_app()
         if sub_app is not None:
