@@ -62,18 +62,13 @@ def serve() -> None:
 
     from bridge.container import Container
     from bridge.web.app import create_app
+    from bridge.web.server import ensure_open_files, server_config
 
     settings = _setup(require=("secret_key",))
+    ensure_open_files(settings.http_max_connections)
     container = Container(settings)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(container, freeze_after_start=True),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        server_config(create_app(container, freeze_after_start=True), settings)
     )
     # uvicorn re-raises the signal it caught once it has shut down; with these handlers in
     # place that re-raise is a no-op, so a drained bridge exits 0 as promised.

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     retry_cap: float = Field(default=300.0, gt=0)
     retry_max_attempts: int = Field(default=16, ge=1)
     retry_max_age: float = Field(default=6 * 3600.0, gt=0)
+    # The web server against slow or stalled clients: a request's headers, then its body, must
+    # arrive within these; beyond max_connections open connections, requests get 503.
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_body_timeout: float = Field(default=30.0, gt=0)
+    http_max_connections: int = Field(default=2048, ge=1)
 
     @field_validator("public_url", "secret_key", "admin_token", mode="before")
     @classmethod

@@ -6,7 +6,9 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from bridge import __version__
 from bridge.web import amojo_webhook, docs, health, media
@@ -43,6 +45,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.container = container
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.include_router(amojo_webhook.router)
     app.include_router(media.router)
     app.include_router(health.router)
@@ -52,3 +55,9 @@ def create_app(
         if sub_app is not None:
             app.mount(f"/{channel.name}", sub_app)
     return app
+
+
+async def _client_gone(_request: Request, _error: Exception) -> Response:
+    """The client left (or was cut off at a read deadline) while its request was being read:
+    nobody is there to answer, and nothing went wrong on this side, so no error is logged."""
+    return Response(status_code=400)
