@@ -113,7 +113,24 @@ class Deployment:
         # Ready once it asks Telegram to drop any webhook, right before its first poll (a long
         # poll itself is only logged by the emulator once it returns).
         await self.telegram.wait_for(lambda: self.webhook_resets() > ready, timeout=30)
+        await self.wait_listening(process)
         return process
+
+    async def wait_listening(
+        self, process: asyncio.subprocess.Process, timeout: float = 30
+    ) -> None:
+        """uvicorn binds its port only after the app's start-up: poll (bounded) until a
+        connection is accepted."""
+        async with asyncio.timeout(timeout):
+            while True:
+                assert process.returncode is None, self.logs()
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.02)  # poll interval, not a synchronisation
+                    continue
+                writer.close()
+                return
 
     async def spawn(self) -> asyncio.subprocess.Process:
         """Start ``amo-bridge serve`` without waiting for it to be ready."""

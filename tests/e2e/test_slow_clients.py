@@ -8,6 +8,7 @@ import signal
 import time
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import CUSTOMER, TOKEN, Deployment
@@ -119,3 +120,27 @@ async def test_slow_clients_are_cut_off_while_signed_hooks_are_acknowledged(
     server.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(server.wait(), 15) == 0, deployment.logs()
     assert "Traceback" not in deployment.logs()
+
+
+async def test_beyond_the_connection_limit_requests_get_503_until_stalled_ones_are_cut(
+    deployment: Deployment,
+) -> None:
+    deployment.env.update(
+        BRIDGE_HTTP_HEADER_TIMEOUT=str(HEADER_DEADLINE), BRIDGE_HTTP_MAX_CONNECTIONS="20"
+    )
+    server = await deployment.start()
+    holding: asyncio.Queue[str] = asyncio.Queue()
+    clients = [
+        asyncio.create_task(slow_client(deployment.port, "headers", deployment.scope_id, holding))
+        for _ in range(25)
+    ]
+    async with asyncio.timeout(30):
+        for _ in clients:
+            await holding.get()
+    async with httpx.AsyncClient(trust_env=False) as http:
+        url = f"http://127.0.0.1:{deployment.port}/healthz"
+        assert (await http.get(url)).status_code == 503
+        await asyncio.wait_for(asyncio.gather(*clients), MAX_BYTES * PACE + 10)
+        assert (await http.get(url)).status_code == 200
+    server.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(server.wait(), 15) == 0, deployment.logs()
