@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import signal
 import sys
@@ -38,7 +37,6 @@ app = typer.Typer(
 out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True)
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 # The shape of a Telegram bot token; anything else (a stray space, quotes) is refused up front.
 BOT_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 CONFIG_ERROR = 2  # the interface's exit status for bad settings and bad input
@@ -91,8 +89,7 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     except BridgeError as error:
         fail(str(error))
     except Exception as error:
-        # Not a failure foreseen above: still one line for the admin, the details in the log.
-        log.debug("command failed", exc_info=error)
+        # Not a failure foreseen above (a bug to report): still one line, named by its type.
         fail(f"unexpected {type(error).__name__}: {error}")
 
 
