@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from bridge.web.deps import AdminAuth
+from bridge.web.admin import AdminAuth
 
 router = APIRouter(include_in_schema=False)
 CDN = "https://cdn.jsdelivr.net/npm"
