@@ -14,6 +14,7 @@ from bridge.channel import ChannelConnection, ChannelRegistry
 from bridge.crypto import SecretBox
 from bridge.errors import BridgeError, ConfigError
 from bridge.ids import ConnectionId
+from bridge.logging import register_secret
 from storage import Store
 from storage.models import Connection, ConnectionMode, ConnectionState, JobStatus
 
@@ -105,9 +106,11 @@ class Accounts:
     def channel_connection(self, row: Connection) -> ChannelConnection:
         """What the adapter gets: the credentials, decrypted in memory only."""
         box = self._require_box()
+        token = box.decrypt(row.token_encrypted)
+        register_secret(token)  # from now on no log line carries it
         return ChannelConnection(
             connection_id=ConnectionId(row.id),
-            token=box.decrypt(row.token_encrypted),
+            token=token,
             webhook_secret=box.decrypt(row.webhook_secret_encrypted),
             public_url=self._public_base,
         )
@@ -184,44 +187,53 @@ class Accounts:
         return row
 
     async def status(self) -> list[StatusRow]:
-        async with self._store.read() as uow:
-            rows = await uow.connections.list()
-            stats = await uow.connections.stats()
-        result = []
-        for row in rows:
-            counts = stats.get(row.id)
-            result.append(
-                StatusRow(
-                    account_id=row.amojo_account_id,
-                    scope_id=row.scope_id,
-                    title=row.title,
-                    bot=f"@{row.external_account_name}"
-                    if row.external_account_name
-                    else row.external_account_id,
-                    mode=row.mode,
-                    state=row.state,
-                    messages_in=counts.messages_in if counts else 0,
-                    messages_out=counts.messages_out if counts else 0,
-                    queued=counts.queued if counts else 0,
-                    failed=counts.failed if counts else 0,
-                    last_error=row.last_error,
-                    receiver=describe_receiver(row),
-                )
-            )
-        return result
+        return await connection_status(self._store)
 
     async def failed_jobs(self, limit: int = 20) -> list[FailedJob]:
-        """The newest jobs that failed for good: what ``amo-bridge retry`` can replay."""
-        async with self._store.read() as uow:
-            accounts = {row.id: row.amojo_account_id for row in await uow.connections.list()}
-            jobs = await uow.jobs.list(status=JobStatus.FAILED, newest_first=True, limit=limit)
-        return [
-            FailedJob(
-                job.id or 0,
-                job.kind,
-                accounts.get(job.connection_id or "", ""),
-                job.attempts,
-                job.last_error or "",
+        return await failed_jobs(self._store, limit)
+
+
+async def connection_status(store: Store) -> list[StatusRow]:
+    """One row per connection (``amo-bridge status``): reads the database only."""
+    async with store.read() as uow:
+        rows = await uow.connections.list()
+        stats = await uow.connections.stats()
+    result = []
+    for row in rows:
+        counts = stats.get(row.id)
+        result.append(
+            StatusRow(
+                account_id=row.amojo_account_id,
+                scope_id=row.scope_id,
+                title=row.title,
+                bot=f"@{row.external_account_name}"
+                if row.external_account_name
+                else row.external_account_id,
+                mode=row.mode,
+                state=row.state,
+                messages_in=counts.messages_in if counts else 0,
+                messages_out=counts.messages_out if counts else 0,
+                queued=counts.queued if counts else 0,
+                failed=counts.failed if counts else 0,
+                last_error=row.last_error,
+                receiver=describe_receiver(row),
             )
-            for job in jobs
-        ]
+        )
+    return result
+
+
+async def failed_jobs(store: Store, limit: int = 20) -> list[FailedJob]:
+    """The newest jobs that failed for good: what ``amo-bridge retry`` can replay."""
+    async with store.read() as uow:
+        accounts = {row.id: row.amojo_account_id for row in await uow.connections.list()}
+        jobs = await uow.jobs.list(status=JobStatus.FAILED, newest_first=True, limit=limit)
+    return [
+        FailedJob(
+            job.id or 0,
+            job.kind,
+            accounts.get(job.connection_id or "", ""),
+            job.attempts,
+            job.last_error or "",
+        )
+        for job in jobs
+    ]

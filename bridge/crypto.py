@@ -52,7 +52,14 @@ class SecretBox:
 
     def open_media(self, token: str, now: float | None = None) -> dict[str, object]:
         payload, _, mac = token.partition(".")
-        if not payload or not mac or not hmac.compare_digest(mac, self._mac(payload)):
+        # A token is whatever the URL held: non-ASCII text is possible, and compare_digest
+        # refuses such str (TypeError). Bytes compare any text, in constant time.
+        if (
+            not payload
+            or not mac
+            or not payload.isascii()
+            or not hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(payload).encode())
+        ):
             raise MediaTokenError(MediaTokenError.__doc__)
         try:
             claims = json.loads(_unb64(payload))

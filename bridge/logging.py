@@ -8,22 +8,51 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from typing import TextIO
 
-# Anything shaped like a Telegram bot token, wherever it appears (URLs from aiohttp errors…).
-TOKEN_PATTERN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+# Anything shaped like a Telegram bot token, wherever it appears: inside a Bot API URL it
+# follows "/bot" with no word boundary before the digits, so none is required; only a digit
+# right before is excluded (the id would be a tail of a longer number).
+TOKEN_PATTERN = re.compile(r"(?<![0-9])[0-9]{5,}:[A-Za-z0-9_-]{20,}")
+BOT_TOKEN_SHAPE = re.compile(r"[0-9]+:(?P<secret>.+)")
 STRUCTURED_FIELDS = ("connection_id", "conversation_id", "job_id")
+MIN_SECRET_LENGTH = 6  # shorter values would blank out ordinary words
+
+# Secrets that became known after logging was configured (bot tokens as connections load).
+# Process-wide on purpose: every handler and every later configure_logging redacts them.
+_registered: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Redact ``value`` from every log line from now on. For a bot token its secret part
+    (after the colon) is registered too: it is the part that must never leak alone."""
+    for secret in (value, *_bot_secret(value)):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            _registered.add(secret)
+
+
+def _bot_secret(value: str) -> tuple[str, ...]:
+    match = BOT_TOKEN_SHAPE.fullmatch(value)
+    return (match["secret"],) if match else ()
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without bot tokens, registered secrets and ``secrets``."""
+    text = TOKEN_PATTERN.sub("<redacted-token>", text)
+    # Longest first: a token's secret part must not be blanked before the whole token is.
+    for secret in sorted({*_registered, *secrets}, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "<redacted>")
+    return text
 
 
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s and len(s) >= 6]
+        self._secrets = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
 
     def redact(self, text: str) -> str:
-        text = TOKEN_PATTERN.sub("<redacted-token>", text)
-        for secret in self._secrets:
-            text = text.replace(secret, "<redacted>")
-        return text
+        return redact(text, self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -33,6 +62,10 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -68,12 +101,20 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
+def make_handler(
+    fmt: str = "console", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> logging.Handler:
+    """The one handler the bridge logs through: formatted, every line redacted."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(RedactingFilter(secrets))
+    return handler
+
+
 def configure_logging(
     fmt: str = "console", level: int = logging.INFO, secrets: Iterable[str] = ()
 ) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
-    handler.addFilter(RedactingFilter(secrets))
+    handler = make_handler(fmt, secrets)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

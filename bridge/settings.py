@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from ipaddress import ip_address
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from cryptography.fernet import Fernet
@@ -26,12 +26,32 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class Settings(BaseSettings):
+class StoreSettings(BaseSettings):
+    """What a command that only reads the database needs (``status``): no channel secret."""
+
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
     )
 
     database_url: str = "sqlite+aiosqlite:///./data/bridge.db"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (an async driver)"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class Settings(StoreSettings):
     amojo_url: AnyHttpUrl = AnyHttpUrl("https://amojo.amocrm.ru")
     channel_id: UUID
     channel_secret: SecretStr
@@ -42,7 +62,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     admin_token: SecretStr | None = None
-    log_format: Literal["console", "json"] = "console"
     # A send whose outcome is unknown: "resend" (at least once) or "report" (at most once).
     uncertain_sends: Literal["resend", "report"] = "resend"
     # Tuning beyond the documented interface (all optional).
@@ -63,6 +82,11 @@ class Settings(BaseSettings):
     retry_cap: float = Field(default=300.0, gt=0)
     retry_max_attempts: int = Field(default=16, ge=1)
     retry_max_age: float = Field(default=6 * 3600.0, gt=0)
+    # The web server against slow or stalled clients: a request's headers, then its body, must
+    # arrive within these; beyond max_connections open connections, requests get 503.
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_body_timeout: float = Field(default=30.0, gt=0)
+    http_max_connections: int = Field(default=2048, ge=1)
 
     @field_validator("public_url", "secret_key", "admin_token", mode="before")
     @classmethod
@@ -74,16 +98,6 @@ class Settings(BaseSettings):
     def _secret_not_empty(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, value: str) -> str:
-        scheme = value.split("://", 1)[0]
-        if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
-            raise ValueError(
-                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (an async driver)"
-            )
         return value
 
     @field_validator("secret_key")
@@ -118,10 +132,6 @@ class Settings(BaseSettings):
     def telegram_base(self) -> str:
         return str(self.telegram_api_url).rstrip("/")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first bad variable and what is wrong with it."""
@@ -135,13 +145,25 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def load_settings(require: Iterable[str] = (), **overrides: object) -> Settings:
     """Build settings or stop the program with one line on stderr and exit status 2."""
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as error:
-        print(f"error: {describe_validation_error(error)}", file=sys.stderr)  # noqa: T201
-        raise SystemExit(2) from None
+    settings = _load(Settings, overrides)
     for name in require:
         if getattr(settings, name) is None:
             print(f"error: {ENV_PREFIX}{name.upper()}: required but not set", file=sys.stderr)  # noqa: T201
             raise SystemExit(2)
     return settings
+
+
+def load_store_settings(**overrides: object) -> StoreSettings:
+    """Only what reading the database needs; the channel's settings may be absent."""
+    return _load(StoreSettings, overrides)
+
+
+S = TypeVar("S", bound=StoreSettings)
+
+
+def _load(model: type[S], overrides: dict[str, object]) -> S:
+    try:
+        return model(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        print(f"error: {describe_validation_error(error)}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None

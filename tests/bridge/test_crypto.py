@@ -35,3 +35,12 @@ def test_media_token_is_signed_and_expires() -> None:
         SecretBox(generate_key()).open_media(token, now=1030.0)
     with pytest.raises(MediaTokenError):
         box.open_media("garbage", now=1030.0)
+
+
+def test_media_token_with_non_ascii_characters_is_rejected_not_a_crash() -> None:
+    box = SecretBox(generate_key())
+    token = box.sign_media({"c": "conn", "r": "file-id"}, ttl=60, now=1000.0)
+    payload, mac = token.split(".")
+    for forged in (f"{payload}.{mac[:-1]}é", f"{payload}.\udcff", f"{payload}é.{mac}", "é.é"):
+        with pytest.raises(MediaTokenError):
+            box.open_media(forged, now=1030.0)

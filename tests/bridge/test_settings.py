@@ -16,10 +16,15 @@ VALID = {
 }
 
 
-def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp_path: Path, env: dict[str, str], *args: str, default_database: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The real ``amo-bridge`` in ``tmp_path``, with only ``env``'s BRIDGE_ settings (and a
+    database in tmp_path unless ``default_database``: then the built-in default)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     clean.update(env)
-    clean.setdefault("BRIDGE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    if not default_database:
+        clean.setdefault("BRIDGE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
     return subprocess.run(
         [sys.executable, "-m", "bridge", *args],
         env=clean,
@@ -40,7 +45,7 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
 )
 def test_missing_required_setting(tmp_path: Path, missing: str, name: str) -> None:
     env = {k: v for k, v in VALID.items() if k != missing}
-    result = run_cli(tmp_path, env, "status")
+    result = run_cli(tmp_path, env, "serve")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -49,18 +54,24 @@ def test_missing_required_setting(tmp_path: Path, missing: str, name: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("variable", "value", "complaint"),
+    ("variable", "value", "complaint", "command"),
     [
-        ("BRIDGE_CHANNEL_ID", "not-a-uuid", "UUID"),
-        ("BRIDGE_SECRET_KEY", "short", "Fernet"),
-        ("BRIDGE_PUBLIC_URL", "http://bridge.example.com", "https"),
-        ("BRIDGE_PORT", "eighty", "integer"),
-        ("BRIDGE_LOG_FORMAT", "xml", "console"),
-        ("BRIDGE_DATABASE_URL", "mysql://x/y", "async driver"),
+        ("BRIDGE_CHANNEL_ID", "not-a-uuid", "UUID", "serve"),
+        ("BRIDGE_SECRET_KEY", "short", "Fernet", "serve"),
+        ("BRIDGE_PUBLIC_URL", "http://bridge.example.com", "https", "serve"),
+        ("BRIDGE_PORT", "eighty", "integer", "serve"),
+        ("BRIDGE_HTTP_HEADER_TIMEOUT", "0", "greater than 0", "serve"),
+        ("BRIDGE_HTTP_MAX_CONNECTIONS", "many", "integer", "serve"),
+        ("BRIDGE_LOG_FORMAT", "xml", "console", "status"),
+        ("BRIDGE_LOG_FORMAT", "xml", "console", "serve"),
+        ("BRIDGE_DATABASE_URL", "mysql://x/y", "async driver", "status"),
+        ("BRIDGE_DATABASE_URL", "mysql://x/y", "async driver", "serve"),
     ],
 )
-def test_malformed_setting(tmp_path: Path, variable: str, value: str, complaint: str) -> None:
-    result = run_cli(tmp_path, {**VALID, variable: value}, "status")
+def test_malformed_setting(
+    tmp_path: Path, variable: str, value: str, complaint: str, command: str
+) -> None:
+    result = run_cli(tmp_path, {**VALID, variable: value}, command)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -19,6 +19,7 @@ from tests.e2e.conftest import bridge_env
 
 TOKEN = "4242777:CLI-test-token-abcdefghijklmnop"
 ACCOUNT = "1b7c2b44-51e2-4a5f-8d8d-6b6f0c6d3a11"
+SECRET_SETTINGS = ("BRIDGE_CHANNEL_ID", "BRIDGE_CHANNEL_SECRET", "BRIDGE_SECRET_KEY")
 
 
 @dataclass
@@ -143,3 +144,28 @@ async def test_status_lists_dead_jobs_and_retry_replays_them(env: Env) -> None:
         [job] = await uow.jobs.list(kind="deliver_inbound")
         assert job.status == "todo" and job.attempts == 0
     await store.close()
+
+
+async def test_status_lists_connections_without_any_secret_set(env: Env) -> None:
+    assert (
+        await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    ).returncode == 0
+    readonly = Env(
+        {k: v for k, v in env.vars.items() if k not in SECRET_SETTINGS},
+        env.cwd,
+        env.amojo,
+        env.telegram,
+    )
+    result = await cli(readonly, "status")
+    assert result.returncode == 0, result.stderr
+    assert ACCOUNT in result.stdout and "@cli_shop_bot" in result.stdout
+
+
+async def test_retry_of_a_job_id_that_does_not_exist_is_an_error(env: Env) -> None:
+    assert (
+        await cli(env, "connect", "--account-id", ACCOUNT, "--telegram-token", TOKEN)
+    ).returncode == 0
+    result = await cli(env, "retry", "--job-id", "987654")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no job 987654"
+    assert "queued again" not in result.stdout

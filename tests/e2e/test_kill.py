@@ -8,109 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from bridge.container import Container
-from bridge.settings import Settings
-from emulators.amojo.app import AmojoEmulator
-from emulators.loopback import LoopbackServer, bind_loopback
-from emulators.telegram.app import TelegramEmulator
-from tests.e2e.conftest import ACCOUNT, CUSTOMER, TOKEN, bridge_env
+from tests.e2e.conftest import CUSTOMER, TOKEN, Deployment
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Deployment:
-    env: dict[str, str]
-    workdir: Path
-    amojo: AmojoEmulator
-    telegram: TelegramEmulator
-    scope_id: str = ""
-    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
-
-    async def start(self) -> asyncio.subprocess.Process:
-        log = (self.workdir / f"serve-{len(self.processes)}.log").open("wb")
-        ready = self.webhook_resets()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "serve",
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=log,
-        )
-        self.processes.append(process)
-        # Ready once it asks Telegram to drop any webhook, right before its first poll (a long
-        # poll itself is only logged by the emulator once it returns).
-        await self.telegram.wait_for(lambda: self.webhook_resets() > ready, timeout=30)
-        return process
-
-    def webhook_resets(self) -> int:
-        return sum(1 for c in self.telegram.calls if c.method.lower() == "deletewebhook")
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text() for p in sorted(self.workdir.glob("serve-*.log")))
-
-
-@pytest.fixture
-async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
-    channel_id, secret = str(uuid.uuid4()), uuid.uuid4().hex + "00000000"
-    telegram = TelegramEmulator()
-    telegram.add_bot(TOKEN, "shop_test_bot", "Shop")
-    telegram.add_user(CUSTOMER, "Anna", "Petrova", "anna_p")
-    port_sock = bind_loopback()
-    port = port_sock.getsockname()[1]
-    port_sock.close()
-    amojo = AmojoEmulator(
-        channel_id=channel_id,
-        channel_secret=secret,
-        hook_url_template=f"http://127.0.0.1:{port}/amojo/webhook/:scope_id",
-    )
-    async with LoopbackServer(telegram.app) as tg, LoopbackServer(amojo.app) as am:
-        env = bridge_env(
-            channel_id,
-            secret,
-            am.url,
-            tg.url,
-            tmp_path / "bridge.db",
-            port=str(port),
-            retry_base="0.05",
-            retry_cap="0.5",
-            retry_max_attempts="100",
-            amojo_timeout="2",
-        )
-        deployment = Deployment(env, tmp_path, amojo, telegram)
-        settings = Settings(
-            _env_file=None,
-            **{  # type: ignore[call-arg]
-                k.removeprefix("BRIDGE_").lower(): v
-                for k, v in env.items()
-                if k.startswith("BRIDGE_")
-            },
-        )
-        container = Container(settings)
-        await container.migrate()
-        deployment.scope_id = (await container.accounts.connect(ACCOUNT, TOKEN)).scope_id
-        await container.close()
-        try:
-            yield deployment
-        finally:
-            for process in deployment.processes:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-            await amojo.aclose()
-            await telegram.aclose()
 
 
 async def kill9(process: asyncio.subprocess.Process) -> None:

@@ -126,6 +126,17 @@ async def test_tampered_link_is_403_and_expired_link_is_410(connected: Connected
     assert expired.content != record.content
 
 
+async def test_link_with_non_ascii_characters_is_403_not_a_crash(connected: Connected) -> None:
+    record = connected.telegram.add_file(TOKEN, jpeg(), mime_type="image/jpeg")
+    link = (await customer_sends(connected, photo=record)).message["media"]
+    base, _, token = link.rpartition("/")
+    payload, _, mac = token.partition(".")
+    for forged in (f"{payload}.{mac[:-1]}é", f"{payload}.ключ", f"{payload[:-1]}ж.{mac}", "ж.ж"):
+        response = await fetch(f"{base}/{forged}")
+        assert response.status_code == 403, forged
+        assert response.json() == {"error": "invalid link"}
+
+
 async def test_file_over_the_download_limit_becomes_a_notice(connected: Connected) -> None:
     size = 25 * 1024 * 1024
     document = {

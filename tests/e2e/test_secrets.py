@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 
+from bridge.logging import redact
+from bridge.sandbox.harness import SandboxBridge
 from tests.e2e.conftest import CUSTOMER, TOKEN, Connected
 
 
@@ -40,3 +43,15 @@ async def test_no_secret_in_logs_or_in_what_amocrm_receives(
     for secret in filter(None, secrets):
         assert secret not in logged
         assert secret not in seen_by_amocrm
+
+
+async def test_a_connected_bots_token_is_redacted_from_log_lines(sandbox: SandboxBridge) -> None:
+    # Fresh per test (registration is process-wide) and too short for the token pattern: only
+    # the bridge registering the token it loaded can keep it out of the logs.
+    secret = f"s{uuid.uuid4().hex[:9]}"
+    token = f"{4242100 + len(secret)}:{secret}"
+    line = f"GET /bot{token}/getMe failed; secret {secret}"
+    assert secret in redact(line)
+    sandbox.telegram.add_bot(token, "redacted_bot", "Redacted")
+    await sandbox.container.accounts.connect(str(uuid.uuid4()), token, "Redaction")
+    assert redact(line) == "GET /bot<redacted>/getMe failed; secret <redacted>"
