@@ -12,11 +12,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from bridge.web.deps import get_container
+from bridge.web.deps import SettingsDep
 
 
-def require_admin(request: Request) -> None:
-    token = get_container(request).settings.admin_token
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    token = settings.admin_token
     if token is None:
         raise HTTPException(status_code=404)
     given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")

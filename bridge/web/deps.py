@@ -9,9 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from bridge.channel import ChannelRegistry
+from bridge.media import MediaLinks
 from bridge.metrics import Metrics
+from bridge.receivers import ReceiverMonitor
 from bridge.relay import Relay
 from bridge.settings import Settings
+from bridge.worker import Worker
+from storage import Store
 
 if TYPE_CHECKING:
     from bridge.container import Container
@@ -33,7 +38,31 @@ def get_settings(request: Request) -> Settings:
     return get_container(request).settings
 
 
-ContainerDep = Annotated["Container", Depends(get_container)]
+def get_store(request: Request) -> Store:
+    return get_container(request).store
+
+
+def get_worker(request: Request) -> Worker:
+    return get_container(request).worker
+
+
+def get_receivers(request: Request) -> ReceiverMonitor:
+    return get_container(request).receivers
+
+
+def get_media_links(request: Request) -> MediaLinks:
+    return get_container(request).media
+
+
+def get_channels(request: Request) -> ChannelRegistry:
+    return get_container(request).channels
+
+
 RelayDep = Annotated[Relay, Depends(get_relay)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+WorkerDep = Annotated[Worker, Depends(get_worker)]
+ReceiversDep = Annotated[ReceiverMonitor, Depends(get_receivers)]
+MediaLinksDep = Annotated[MediaLinks, Depends(get_media_links)]
+ChannelsDep = Annotated[ChannelRegistry, Depends(get_channels)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bridge.web.deps import ContainerDep
+from bridge.web.deps import MetricsDep, ReceiversDep, SettingsDep, StoreDep, WorkerDep
 
 router = APIRouter()
 
@@ -22,22 +22,23 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(container: ContainerDep) -> JSONResponse:
+async def readyz(
+    store: StoreDep, worker: WorkerDep, receivers: ReceiversDep, settings: SettingsDep
+) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        await container.store.ping()
+        await store.ping()
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - reported, not raised: this is the probe
         checks["database"] = f"unreachable: {type(error).__name__}"
-    worker = container.worker
     fresh = time.monotonic() - worker.heartbeat < STALE_WORKER
     checks["workers"] = "ok" if worker.running and fresh else "not running"
     now = time.time()
-    limit = container.settings.receiver_down_after
-    receivers = []
+    limit = settings.receiver_down_after
+    listed = []
     down = []
-    for health in container.receivers.receivers():
-        receivers.append(
+    for health in receivers.receivers():
+        listed.append(
             {
                 "connection_id": health.connection_id,
                 "mode": health.mode,
@@ -52,11 +53,11 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     checks["receivers"] = "down: " + "; ".join(down) if down else "ok"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
-        {"ready": ready, "checks": checks, "receivers": receivers},
+        {"ready": ready, "checks": checks, "receivers": listed},
         status_code=200 if ready else 503,
     )
 
 
 @router.get("/metrics")
-async def metrics(container: ContainerDep) -> Response:
-    return Response(generate_latest(container.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from bridge.crypto import MediaTokenError, MediaTokenExpiredError
 from bridge.errors import DeliveryError
-from bridge.web.deps import ContainerDep
+from bridge.web.deps import ChannelsDep, MediaLinksDep, StoreDep
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -18,21 +18,21 @@ DEFAULT_TYPE = "application/octet-stream"
 
 
 @router.get("/media/{token}")
-async def media(token: str, container: ContainerDep) -> Response:
+async def media(
+    token: str, links: MediaLinksDep, store: StoreDep, channels: ChannelsDep
+) -> Response:
     try:
-        claim = container.media.resolve(token)
+        claim = links.resolve(token)
     except MediaTokenExpiredError:
         return JSONResponse({"error": "this link has expired"}, status_code=410)
     except MediaTokenError:
         return JSONResponse({"error": "invalid link"}, status_code=403)
-    async with container.store.read() as uow:
+    async with store.read() as uow:
         connection = await uow.connections.get(claim.connection_id)
     if connection is None:
         return JSONResponse({"error": "unknown connection"}, status_code=404)
     try:
-        stream = await container.channels.get(connection.channel).open_media(
-            claim.connection_id, claim.ref
-        )
+        stream = await channels.get(connection.channel).open_media(claim.connection_id, claim.ref)
     except (DeliveryError, LookupError) as error:
         log.warning("media not available: %s", error, extra={"connection_id": connection.id})
         return JSONResponse({"error": "the file is not available"}, status_code=404)
