@@ -46,10 +46,6 @@ class StoreSettings(BaseSettings):
             )
         return value
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 class Settings(StoreSettings):
     amojo_url: AnyHttpUrl = AnyHttpUrl("https://amojo.amocrm.ru")

@@ -97,10 +97,6 @@ def _database(url: Any) -> str:
     return url.database or ":memory:"
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 # -- opening errors: one line an admin can act on ---------------------------------------------
 def describe(url: str | URL) -> str:
     """The database as an admin names it: the file, or the URL without its password."""

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 
 CONTENT_TYPE = "application/json"
-EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
 
 
 def content_md5(body: bytes) -> str:

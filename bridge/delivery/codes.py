@@ -15,7 +15,6 @@ from bridge.errors import (
 
 USER_GONE = 901  # the user deleted the conversation / blocked the bot
 CHANNEL_DISABLED = 902  # the integration is disabled on the channel's side
-INTERNAL = 903
 CANNOT_CREATE = 904  # the conversation cannot be created (recipient not on the messenger)
 OTHER = 905  # anything else; the error text is required with it
 
