@@ -23,14 +23,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ColumnElement,
     Executable,
-    TextClause,
-    bindparam,
     func,
     select,
-    text,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -39,98 +34,14 @@ from sqlmodel import col
 
 from storage import dialect
 from storage.models import INTERRUPTED, Job, JobStatus, now
-
-# The condition of the partial indexes, as literal SQL: SQLite uses a partial index only when
-# the query's WHERE implies the index's at prepare time, which a bound parameter never does
-# (the next-due lookup, with ``status IN (?, ?)``, read all 1.5M finished jobs: 270 ms).
-ACTIVE = text("job.status IN ('todo', 'doing')")
-
-_CANDIDATE = """
-    SELECT j.id FROM job j {walk}
-    WHERE j.status IN ('todo', 'doing')  -- lets the planner use the partial index
-      AND ((j.status = 'todo' AND j.run_at <= :now)
-           OR (j.status = 'doing' AND j.lease_until < :now))
-      AND (j.lock_key IS NULL OR (
-            NOT EXISTS (SELECT 1 FROM job d
-                        WHERE d.lock_key = j.lock_key AND d.status IN ('todo', 'doing')
-                          AND d.status = 'doing'
-                          AND d.id <> j.id AND d.lease_until >= :now)
-        AND NOT EXISTS (SELECT 1 FROM job e
-                        WHERE e.lock_key = j.lock_key AND e.id < j.id
-                          AND e.status IN ('todo', 'doing'))))
-    ORDER BY j.id
-    LIMIT :limit{lock}
-"""
-
-# A job still 'doing' when claimed lost its worker mid-run (its lease ran out): that attempt
-# ended without a word, so the claim says so in last_error (SET sees the row's old status).
-_CLAIM = """
-UPDATE job SET status = 'doing', worker_id = :worker, lease_until = :lease,
-               attempts = attempts + 1, updated_at = :now,
-               last_error = CASE WHEN status = 'doing' THEN :interrupted ELSE last_error END
-WHERE id IN ({candidate})
-RETURNING id, kind, payload, attempts, connection_id, last_error
-"""
-
-_TABLE = Job.__table__  # type: ignore[attr-defined]
-
-
-def _claim_statement(name: str) -> TextClause:
-    walk, lock = dialect.claim_walk(name)
-    return text(_CLAIM.format(candidate=_CANDIDATE.format(walk=walk, lock=lock)))
-
-
-# Built once per dialect: ``text()`` scans the SQL for parameters with a regex each time.
-_CLAIMS = {name: _claim_statement(name) for name in (dialect.SQLITE, dialect.POSTGRESQL)}
-
-
-def _fenced(*, many: bool) -> ColumnElement[bool]:
-    """The WHERE of a write only the attempt holding a job may make."""
-    owned = (_TABLE.c.status == JobStatus.DOING.value) & (
-        _TABLE.c.worker_id == bindparam("worker")
-    )
-    if many:
-        # ``id IN`` first: each job is found by its key, the attempt then checked on the row.
-        held = _TABLE.c.id.in_(bindparam("ids", expanding=True)) & tuple_(
-            _TABLE.c.id, _TABLE.c.attempts
-        ).in_(bindparam("held", expanding=True))
-    else:
-        held = (_TABLE.c.id == bindparam("job_id")) & (_TABLE.c.attempts == bindparam("attempt"))
-    fenced: ColumnElement[bool] = held & owned
-    return fenced
-
-
-_COMPLETE = (
-    update(_TABLE)
-    .where(_fenced(many=True))
-    .values(
-        status=JobStatus.SUCCEEDED.value,
-        lease_until=None,
-        last_error=None,
-        updated_at=bindparam("now"),
-    )
-    .returning(_TABLE.c.id)
-)
-_RENEW = (
-    update(_TABLE)
-    .where(_fenced(many=True))
-    .values(lease_until=bindparam("lease"))
-    .returning(_TABLE.c.id)
-)
-_RELEASE = (
-    update(_TABLE)
-    .where(_fenced(many=True))
-    .values(
-        status=JobStatus.TODO.value,
-        lease_until=None,
-        worker_id=None,
-        attempts=_TABLE.c.attempts - 1,
-        updated_at=bindparam("now"),
-    )
-    .returning(_TABLE.c.id)
-)
-_END = (  # retry (back to todo, later) or fail: the values come with the parameters
-    update(_TABLE).where(_fenced(many=False)).returning(_TABLE.c.id)
+from storage.repos.job_statements import (
+    ACTIVE,
+    CLAIMS,
+    COMPLETE,
+    END,
+    RELEASE,
+    RENEW,
+    TABLE,
 )
 
 
@@ -228,9 +139,9 @@ class Jobs:
         }
         name = dialect.of(self._session)
         statement = (
-            dialect.insert_ignore_returning_id(name, _TABLE, ("dedup_key",))
+            dialect.insert_ignore_returning_id(name, TABLE, ("dedup_key",))
             if dedup_key is not None
-            else dialect.insert_returning_id(name, _TABLE)
+            else dialect.insert_returning_id(name, TABLE)
         )
         # Core, with the values as parameters: the statement is compiled once. The ORM form
         # (``insert(Job).values(...)``) costs ~0.3 ms of Python per job to build and key.
@@ -287,7 +198,7 @@ class Jobs:
         to ``worker_id`` for ``lease`` seconds."""
         moment = now()
         name = dialect.of(self._session)
-        statement = _CLAIMS[name]
+        statement = CLAIMS[name]
         params = {
             "now": moment,
             "worker": worker_id,
@@ -321,16 +232,16 @@ class Jobs:
     async def renew(self, worker_id: str, held: Sequence[Attempt], lease: float) -> set[int]:
         """Extend the leases of running jobs to ``lease`` seconds from now; returns the ids
         still held (the others were lost to another claim)."""
-        return await self._many(_RENEW, worker_id, held, lease=now() + lease)
+        return await self._many(RENEW, worker_id, held, lease=now() + lease)
 
     async def complete(self, worker_id: str, held: Sequence[Attempt]) -> set[int]:
         """Mark jobs succeeded; returns the ids whose attempt still held them (only those
         changed)."""
-        return await self._many(_COMPLETE, worker_id, held, now=now())
+        return await self._many(COMPLETE, worker_id, held, now=now())
 
     async def release(self, worker_id: str, held: Sequence[Attempt]) -> set[int]:
         """Give running jobs back without counting the attempt (graceful shutdown)."""
-        return await self._many(_RELEASE, worker_id, held, now=now())
+        return await self._many(RELEASE, worker_id, held, now=now())
 
     async def retry_at(self, worker_id: str, attempt: Attempt, run_at: float, error: str) -> bool:
         """Back to the queue, due at ``run_at``; False (nothing changed) for a stale attempt."""
@@ -352,7 +263,7 @@ class Jobs:
             "updated_at": now(),
             **values,
         }
-        result = await (await self._session.connection()).execute(_END, params)
+        result = await (await self._session.connection()).execute(END, params)
         return result.first() is not None
 
     async def _many(
