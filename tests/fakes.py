@@ -16,6 +16,7 @@ from bridge.channel import (
     ChannelConnection,
     InboundSink,
     MediaStream,
+    ReceiverHealth,
 )
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
@@ -31,6 +32,8 @@ class FakeChannel:
         self.reactions: list[tuple[ConnectionId, ExternalChatId, OutboundReaction]] = []
         self.connections: dict[ConnectionId, ChannelConnection] = {}
         self.sink: InboundSink | None = None
+        # What receivers() reports: a test sets the receivers' health it needs.
+        self.health: list[ReceiverHealth] = []
         self._failures: defaultdict[str, list[Exception]] = defaultdict(list)
         self._next_id = 100
 
@@ -89,3 +92,6 @@ class FakeChannel:
 
     def asgi_app(self) -> ASGIApp | None:
         return None
+
+    def receivers(self) -> list[ReceiverHealth]:
+        return list(self.health)
