@@ -59,22 +59,24 @@ async def test_a_new_receiver_state_is_written_to_its_connection(store: Store) -
     assert [h.connection_id for h in monitor.receivers()] == [C1]
 
 
-async def test_an_unchanged_state_is_not_written_again(store: Store) -> None:
+async def written_then_scribbled(store: Store) -> tuple[ReceiverMonitor, FakeChannel]:
+    """A running receiver written once, then its row overwritten."""
     await add_connection(store)
     monitor, channel = monitored(store)
     channel.health = [health(ReceiverState.RUNNING, last_ok=100.0)]
     await monitor.flush()
     await scribble(store)
+    return monitor, channel
+
+
+async def test_an_unchanged_state_is_not_written_again(store: Store) -> None:
+    monitor, _ = await written_then_scribbled(store)
     await monitor.flush()
     assert (await row(store)).receiver_state == "scribbled"
 
 
 async def test_a_newer_last_poll_alone_waits_for_the_refresh_interval(store: Store) -> None:
-    await add_connection(store)
-    monitor, channel = monitored(store)
-    channel.health = [health(ReceiverState.RUNNING, last_ok=100.0)]
-    await monitor.flush()
-    await scribble(store)
+    monitor, channel = await written_then_scribbled(store)
     channel.health = [health(ReceiverState.RUNNING, last_ok=101.0)]  # one more poll
     await monitor.flush()
     assert (await row(store)).receiver_state == "scribbled"
