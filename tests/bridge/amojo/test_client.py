@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +141,7 @@ async def test_no_answer_becomes_unavailable(rig: Rig) -> None:
 def _peer_answering_429(retry_after: str) -> httpx.AsyncClient:
     """A peer that only ever answers 429 with this Retry-After (an ASGI app, in process)."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         await send(

@@ -92,8 +92,8 @@ def test_identity_and_album_are_read_from_the_validated_hook() -> None:
 )
 def test_typing_in_both_documented_shapes(action: dict[str, Any]) -> None:
     hook = parse_hook({"account_id": "acc", "time": 1, "action": action})
-    assert hook == TypingHook(hook.conversation, "op")  # type: ignore[union-attr]
-    assert hook.conversation.amojo_chat_id == "chat-uuid"  # type: ignore[union-attr]
+    assert hook == TypingHook(hook.conversation, "op")
+    assert hook.conversation.amojo_chat_id == "chat-uuid"
 
 
 def test_reaction_in_both_documented_shapes() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from storage import Attempt, Store
 from storage.models import JobStatus
@@ -322,7 +323,7 @@ async def test_queue_lookups_use_the_partial_indexes(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade_to_head(engine)
     store = Store(engine)
-    executed: list[tuple[str, object]] = []
+    executed: list[tuple[str, Any]] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _capture(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
