@@ -3,7 +3,6 @@ emulator on loopback, a real store, and the FakeChannel as the messenger."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,10 +15,9 @@ from bridge.channel import ChannelRegistry
 from bridge.crypto import SecretBox, generate_key
 from bridge.errors import ConfigError
 from bridge.ids import ConnectionId
-from emulators.amojo.app import AmojoEmulator
-from emulators.loopback import LoopbackServer
 from storage import Store
 from storage.models import Connection, ConnectionState
+from tests.bridge.chats_api import chats_api
 from tests.fakes import FakeChannel
 from tests.storage.rows import add_conversation
 
@@ -39,21 +37,14 @@ class Rig:
 
 @pytest.fixture
 async def rig(store: Store) -> AsyncIterator[Rig]:
-    channel_id, secret = str(uuid.uuid4()), uuid.uuid4().hex
-    emulator = AmojoEmulator(channel_id=channel_id, channel_secret=secret)
-    async with LoopbackServer(emulator.app) as server:
-        amojo = AmojoClient.create(server.url, channel_id, secret, timeout=2.0)
+    async with chats_api() as (_, amojo):
         channel = FakeChannel()
         channels = ChannelRegistry()
         channels.register(FakeChannel.name, lambda: channel)
         accounts = Accounts(
             store, amojo, channels, Lookups(), box=SecretBox(generate_key()), public_base=None
         )
-        try:
-            yield Rig(store, amojo, channel, channels, accounts)
-        finally:
-            await amojo.aclose()
-            await emulator.aclose()
+        yield Rig(store, amojo, channel, channels, accounts)
 
 
 async def connect(rig: Rig, account: str = ACCOUNT, token: str = TOKEN) -> Connection:

@@ -3,7 +3,6 @@ and the FakeChannel as the messenger."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +23,9 @@ from bridge.media import MediaLinks
 from bridge.messages import InboundMessage, Sender
 from bridge.relay import HookOutcome, Relay
 from emulators.amojo.app import AmojoEmulator
-from emulators.loopback import LoopbackServer
 from storage import Store
 from storage.models import Connection
+from tests.bridge.chats_api import chats_api
 from tests.fakes import FakeChannel
 
 ACCOUNT = "52e591f7-c98f-4255-8495-827210138c81"
@@ -69,10 +68,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(store: Store) -> AsyncIterator[Rig]:
-    channel_id, secret = str(uuid.uuid4()), uuid.uuid4().hex
-    emulator = AmojoEmulator(channel_id=channel_id, channel_secret=secret)
-    async with LoopbackServer(emulator.app) as server:
-        amojo = AmojoClient.create(server.url, channel_id, secret, timeout=2.0)
+    async with chats_api() as (emulator, amojo):
         scope_id = (await amojo.connect(ACCOUNT))["scope_id"]
         async with store.transaction() as uow:
             await uow.save(
@@ -92,25 +88,21 @@ async def rig(store: Store) -> AsyncIterator[Rig]:
         lookups = Lookups()
         media = MediaLinks(SecretBox(generate_key()), "http://127.0.0.1:1", 3600)
         resends: list[str] = []
-        try:
-            yield Rig(
-                store,
-                amojo,
-                emulator,
-                channel,
-                lookups,
-                Relay(store, lookups),
-                InboundDelivery(store, amojo, media, lookups),
-                OutboundDelivery(
-                    store, amojo, channels, lookups, UncertainSends("resend", resends.append)
-                ),
-                scope_id,
-                channels,
-                resends,
-            )
-        finally:
-            await amojo.aclose()
-            await emulator.aclose()
+        yield Rig(
+            store,
+            amojo,
+            emulator,
+            channel,
+            lookups,
+            Relay(store, lookups),
+            InboundDelivery(store, amojo, media, lookups),
+            OutboundDelivery(
+                store, amojo, channels, lookups, UncertainSends("resend", resends.append)
+            ),
+            scope_id,
+            channels,
+            resends,
+        )
 
 
 CONVERSATION = "fake-4242-5001"
