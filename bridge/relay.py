@@ -30,7 +30,7 @@ from bridge.keys import (
     reaction_dedup_key,
 )
 from bridge.messages import InboundEdit, InboundEvent, InboundMessage, Sender
-from storage import Store, UnitOfWork
+from storage import ScopeBinding, Store, UnitOfWork
 from storage.models import Connection, ConnectionState, Direction
 
 log = logging.getLogger(__name__)
@@ -150,13 +150,13 @@ class Relay:
 
     # -- amoCRM hooks ------------------------------------------------------------------------
     @staticmethod
-    async def _scope(uow: UnitOfWork, scope_id: str) -> Connection:
+    async def _scope(uow: UnitOfWork, scope_id: str) -> ScopeBinding:
         """The active connection of a scope, read in the caller's transaction: a scope that
         was disconnected a moment ago (by this process or the CLI) is refused at once."""
-        connection = await uow.connections.by_scope(scope_id)
-        if connection is None or connection.state != ConnectionState.ACTIVE:
+        binding = await uow.connections.active_by_scope(scope_id)
+        if binding is None:
             raise UnknownScopeError(f"unknown scope {scope_id}")
-        return connection
+        return binding
 
     async def accept_hook(self, scope_id: str, hook: AmojoHook, raw: bytes) -> HookOutcome:
         """Store a validated hook for delivery, unless it is a duplicate or stale.
@@ -176,15 +176,15 @@ class Relay:
 
         async def store_hook(uow: UnitOfWork) -> HookOutcome:
             connection = await self._scope(uow, scope_id)
-            if hook.account_id != connection.amojo_account_id:
+            if hook.account_id != connection.account_id:
                 raise ScopeMismatchError("the hook's account_id is not its scope's account")
             if hook.kind != "message" and _stale(hook):
                 return HookOutcome.STALE
             job_id = await uow.jobs.enqueue(
                 JobKind.PROCESS_HOOK,
                 {"scope_id": scope_id, "hook": hook.to_payload()},
-                connection_id=connection.id,
-                lock_key=hook_lock_key(connection.id, order_key) if order_key else None,
+                connection_id=connection.connection_id,
+                lock_key=hook_lock_key(connection.connection_id, order_key) if order_key else None,
                 dedup_key=dedup_key,
                 run_at=run_at,
             )
@@ -202,9 +202,9 @@ class Relay:
                 JobKind.REJECTED_HOOK,
                 {"scope_id": scope_id, "raw": storable_text(raw)},
                 reason,
-                connection_id=connection.id,
+                connection_id=connection.connection_id,
             )
-        log.warning("hook rejected: %s", reason, extra={"connection_id": connection.id})
+        log.warning("hook rejected: %s", reason, extra={"connection_id": connection.connection_id})
 
 
 def _stale(hook: AmojoHook, now: float | None = None) -> bool:

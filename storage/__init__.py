@@ -3,7 +3,7 @@
 
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
-from storage.repos.connections import ConnectionStats
+from storage.repos.connections import ConnectionStats, ScopeBinding
 from storage.repos.jobs import Attempt, Claimed
 from storage.store import Store, UnitOfWork
 
@@ -11,6 +11,7 @@ __all__ = [
     "Attempt",
     "Claimed",
     "ConnectionStats",
+    "ScopeBinding",
     "Store",
     "UnitOfWork",
     "create_engine",

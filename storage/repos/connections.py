@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -31,6 +32,21 @@ class ConnectionStats:
     last_error: str | None = None
 
 
+class ScopeBinding(NamedTuple):
+    """What a hook's receipt needs of its scope's active connection."""
+
+    connection_id: str
+    account_id: str
+
+
+# Read for every hook, inside its receipt's transaction: two columns by a Core statement built
+# once (an ORM select of the whole row cost ~0.3 ms of Python each time).
+_ACTIVE_BY_SCOPE = select(col(Connection.id), col(Connection.amojo_account_id)).where(
+    col(Connection.scope_id) == bindparam("scope_id"),
+    col(Connection.state) == ConnectionState.ACTIVE.value,
+)
+
+
 class Connections:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -41,6 +57,12 @@ class Connections:
     async def by_scope(self, scope_id: str) -> Connection | None:
         statement = select(Connection).where(col(Connection.scope_id) == scope_id)
         return (await self._session.execute(statement)).scalars().first()
+
+    async def active_by_scope(self, scope_id: str) -> ScopeBinding | None:
+        """The active connection a scope belongs to, if any."""
+        connection = await self._session.connection()
+        row = (await connection.execute(_ACTIVE_BY_SCOPE, {"scope_id": scope_id})).first()
+        return None if row is None else ScopeBinding(row[0], row[1])
 
     async def by_account(self, channel: str, account_id: str) -> Connection | None:
         statement = select(Connection).where(
