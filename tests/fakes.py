@@ -7,6 +7,7 @@ emulator). ``fail_next`` scripts failures: the next calls of a method raise the 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from bridge.channel import (
@@ -18,6 +19,7 @@ from bridge.channel import (
     MediaStream,
     ReceiverHealth,
 )
+from bridge.errors import ChatNotFoundError
 from bridge.ids import ConnectionId, ExternalChatId, ExternalMessageId, MediaRef
 from bridge.messages import DeliveryReceipt, OutboundMessage, OutboundReaction
 
@@ -34,6 +36,8 @@ class FakeChannel:
         self.sink: InboundSink | None = None
         # What receivers() reports: a test sets the receivers' health it needs.
         self.health: list[ReceiverHealth] = []
+        # What open_media serves: ref → (content, content type, file name).
+        self.files: dict[MediaRef, tuple[bytes, str, str]] = {}
         self._failures: defaultdict[str, list[Exception]] = defaultdict(list)
         self._next_id = 100
 
@@ -88,7 +92,16 @@ class FakeChannel:
         self.reactions.append((connection_id, chat, reaction))
 
     async def open_media(self, connection_id: ConnectionId, ref: MediaRef) -> MediaStream:
-        raise NotImplementedError("the fake channel carries no files")
+        self._maybe_fail("open_media")
+        if ref not in self.files:
+            raise ChatNotFoundError("the messenger no longer has this file")
+        content, content_type, file_name = self.files[ref]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(content), 4):  # several chunks, as a stream comes
+                yield content[start : start + 4]
+
+        return MediaStream(content_type, file_name, len(content), chunks())
 
     def asgi_app(self) -> ASGIApp | None:
         return None
